@@ -1,0 +1,112 @@
+"""Encode events to Kafka records and decode records back to validated events.
+
+Structured mode: the value is the whole CloudEvent as JSON, the key is the subject, and the headers carry
+``content-type`` and the W3C ``traceparent`` (plus ``ce_type``/``ce_id`` so tools can route without parsing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from rapport_common.events.catalog import ANY_EVENT_ADAPTER
+from rapport_common.events.envelope import CloudEvent
+
+CONTENT_TYPE = "application/cloudevents+json"
+MAX_RECORD_BYTES = 1_000_000
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class EventDecodeError(ValueError):
+    """A record that is not a valid contract event. ``reason`` is a short code, ``field`` the culprit."""
+
+    def __init__(self, reason: str, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.reason = reason
+        self.field = field
+        self.message = message
+
+
+def encode_event(event: CloudEvent[Any]) -> KafkaRecord:
+    """The Kafka record for ``event`` on its contract topic. Absent optional attributes are omitted."""
+    envelope = event.model_dump(mode="json")
+    for attribute in ("datacontenttype", "dataschema", "traceparent"):
+        if envelope.get(attribute) is None:
+            envelope.pop(attribute, None)
+    headers = [
+        ("content-type", CONTENT_TYPE.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_id", event.id.encode()),
+    ]
+    if event.traceparent:
+        headers.append(("traceparent", event.traceparent.encode()))
+    value = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+    return KafkaRecord(topic=type(event).topic, key=event.subject.encode(), value=value, headers=headers)
+
+
+def header_value(headers: Headers | None, name: str) -> str | None:
+    """The last value of header ``name`` (case-insensitive), decoded as UTF-8."""
+    found = None
+    for key, value in headers or ():
+        if key.lower() == name and value is not None:
+            found = value.decode("utf-8", errors="replace")
+    return found
+
+
+def decode_event(value: bytes | None, headers: Headers | None = None) -> Any:
+    """Validate one record value into its concrete event class, or raise :class:`EventDecodeError`.
+
+    A record whose headers name a content type must name the CloudEvents JSON one; the traceparent header
+    fills the envelope's attribute when the producer did not set it there.
+    """
+    content_type = header_value(headers, "content-type")
+    if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
+        raise EventDecodeError(
+            "invalid-content-type", "content-type", f"expected {CONTENT_TYPE}, got {content_type!r}"
+        )
+    if value is None:
+        raise EventDecodeError("empty-value", "value", "record has no value")
+    if len(value) > MAX_RECORD_BYTES:
+        raise EventDecodeError(
+            "too-large", "value", f"record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}"
+        )
+    try:
+        event = ANY_EVENT_ADAPTER.validate_json(value)
+    except ValidationError as exc:
+        raise _decode_error(exc) from None
+    if event.traceparent is None:
+        traceparent = header_value(headers, "traceparent")
+        if traceparent:
+            event = event.model_copy(update={"traceparent": traceparent})
+    return event
+
+
+def _decode_error(exc: ValidationError) -> EventDecodeError:
+    error = exc.errors(include_url=False)[0]
+    kind = error["type"]
+    if kind == "json_invalid":
+        return EventDecodeError("invalid-json", "value", error["msg"])
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = error.get("ctx", {}).get("tag")
+        message = f"unknown event type {tag!r}" if tag else "missing event type"
+        return EventDecodeError("unknown-type", "type", message)
+    if kind == "model_attributes_type":
+        return EventDecodeError("not-an-object", "value", "record value must be a JSON object")
+    loc = [str(part) for part in error["loc"]]
+    if loc and loc[0].startswith("rapport."):
+        loc = loc[1:]  # drop the union tag pydantic puts first
+    field = ".".join(part for part in loc if not part.startswith("function-")) or "value"
+    return EventDecodeError("invalid-field", field, error["msg"])
