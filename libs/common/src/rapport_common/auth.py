@@ -1,0 +1,118 @@
+"""JWT bearer auth with Rapport's roles: HS256 with a shared secret (embedded default) or RS256 via JWKS.
+
+A token carries ``sub`` (the user id) and ``role``; clinicians' ``sub`` is their clinician id, clients'
+their client id. Audience and issuer are checked; expired, tampered and wrong-audience tokens are refused
+with 401. Role checks (403) are FastAPI dependencies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+
+Role = Literal["client", "clinician", "supervisor", "compliance", "operator", "service"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    name: str | None = None
+
+    def is_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+class TokenVerifier:
+    def __init__(self, *, secret: str | None, jwks_url: str | None, audience: str, issuer: str) -> None:
+        if not secret and not jwks_url:
+            raise ValueError("JWT_SECRET or JWT_JWKS_URL must be set")
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
+        self._audience = audience
+        self._issuer = issuer
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key, algorithms = self._secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        role = claims.get("role")
+        if role not in ROLES:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token: unknown role")
+        return Principal(subject=str(claims["sub"]), role=role, name=claims.get("name"))
+
+
+def issue_token(
+    secret: str,
+    *,
+    subject: str,
+    role: str,
+    ttl_s: int = 3600,
+    audience: str = "rapport",
+    issuer: str = "rapport",
+    name: str | None = None,
+) -> str:
+    """An HS256 token (embedded default, demo users, tests and service-to-service calls)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role,
+        "aud": audience,
+        "iss": issuer,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller (401 without a valid bearer token)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """FastAPI dependency factory: 403 unless the caller has one of ``roles``."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not do this")
+        return principal
+
+    check.allowed_roles = roles  # type: ignore[attr-defined]  # read by the authorisation-matrix tests
+    return check

@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing on asyncpg: pool, migrations, transactional outbox and idempotent-consumer inbox."""

@@ -1,0 +1,254 @@
+"""A validating batch consumer: getmany -> decode -> dead-letter invalid -> handle -> commit.
+
+Offsets are committed only after the handler's effects are durable (the handler commits its own
+transaction, usually with :func:`rapport_common.db.inbox.claim` so redelivery has no second effect) and
+every dead-lettered record is acknowledged. Transient failures (database down) are retried with backoff,
+never dead-lettered. A record the handler rejects on its own (a non-transient error) is isolated by
+replaying the batch one event at a time, dead-lettered with reason ``handler-error``, and the rest go on.
+A rebalance waits for the batch in hand to finish and commit before partitions move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from rapport_common.db.pool import TRANSIENT_DB_ERRORS
+from rapport_common.events.codec import EventDecodeError, decode_event
+from rapport_common.kafka.dead_letter import dead_letter_record
+from rapport_common.kafka.producer import EventProducer
+from rapport_common.metrics import (
+    BATCH_DURATION,
+    CONSUMER_LAG,
+    HANDLER_RETRIES,
+    RECORDS_CONSUMED,
+    RECORDS_DEAD_LETTERED,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """A validated event with where it came from."""
+
+    event: Any
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[list[ConsumedEvent]], Awaitable[None]]
+PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, owner: BatchConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._owner.processing:  # the batch in hand finishes and commits first
+            if self._owner.on_revoked is not None:
+                await self._owner.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self._owner.on_assigned is not None:
+            await self._owner.on_assigned(set(assigned))
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group_id: str,
+        topics: Sequence[str],
+        bootstrap_servers: str,
+        handler: Handler,
+        dead_letters: EventProducer,
+        max_records: int = 500,
+        fetch_max_wait_ms: int = 10,
+        session_timeout_ms: int = 10_000,
+        transient_errors: tuple[type[BaseException], ...] = TRANSIENT_DB_ERRORS,
+        max_backoff_s: float = 5.0,
+        on_assigned: PartitionsHook | None = None,
+        on_revoked: PartitionsHook | None = None,
+    ) -> None:
+        self.service = service
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handler = handler
+        self.dead_letters = dead_letters
+        self.max_records = max_records
+        self.transient_errors = transient_errors
+        self.max_backoff_s = max_backoff_s
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.processing = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._last_error = ""
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=f"{service}-{group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(100, session_timeout_ms // 5),
+            max_poll_records=max_records,
+        )
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
+
+    async def start(self) -> None:
+        self._consumer.subscribe(self.topics, listener=_Rebalance(self))
+        await self._consumer.start()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish the batch in hand and return."""
+        self._stopping.set()
+
+    async def close(self) -> None:
+        with contextlib.suppress(KafkaError):
+            await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`. Call :meth:`start` first and :meth:`close` after."""
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            if not batches:
+                continue
+            async with self.processing:
+                started = time.perf_counter()
+                if await self._process(batches):
+                    await self._commit(batches)
+                BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
+
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """Dead-letter invalid records, hand valid ones to the handler; False when stopping mid-way."""
+        valid: list[ConsumedEvent] = []
+        sources: dict[int, ConsumerRecord] = {}
+        for tp, records in batches.items():
+            RECORDS_CONSUMED.labels(self.service, self.group_id, tp.topic).inc(len(records))
+            for record in records:
+                try:
+                    event = decode_event(record.value, list(record.headers or ()))
+                except EventDecodeError as exc:
+                    if not await self._dead_letter(record, exc.reason, exc.field, exc.message):
+                        return False
+                    continue
+                consumed = ConsumedEvent(event, record.topic, record.partition, record.offset)
+                sources[id(consumed)] = record
+                valid.append(consumed)
+        if not valid:
+            return True
+        outcome = await self._handle_with_retry(valid)
+        if outcome is None:
+            return False
+        if outcome:
+            return True
+        for consumed in valid:  # isolate the event(s) the handler refuses
+            single = await self._handle_with_retry([consumed])
+            if single is None:
+                return False
+            if not single:
+                record = sources[id(consumed)]
+                if not await self._dead_letter(record, "handler-error", "value", self._last_error):
+                    return False
+        return True
+
+    async def _handle_with_retry(self, events: list[ConsumedEvent]) -> bool | None:
+        """True when handled, False on a non-transient error, None when stopping while retrying."""
+        backoff = 0.1
+        attempt = 0
+        while True:
+            try:
+                await self.handler(events)
+                return True
+            except self.transient_errors as exc:
+                attempt += 1
+                HANDLER_RETRIES.labels(self.service, self.group_id).inc()
+                log.warning(
+                    "transient failure, retrying batch",
+                    extra={
+                        "group": self.group_id,
+                        "reason": type(exc).__name__,
+                        "attempt": attempt,
+                        "delay_s": backoff,
+                        "count": len(events),
+                    },
+                )
+                if await self._sleep(backoff):
+                    return None
+                backoff = min(backoff * 2, self.max_backoff_s)
+            except Exception as exc:
+                self._last_error = type(exc).__name__
+                log.exception("handler rejected batch", extra={"group": self.group_id, "count": len(events)})
+                return False
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, field: str, error: str) -> bool:
+        dead = dead_letter_record(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            group=self.group_id,
+            reason=reason,
+            field=field,
+            error=error,
+        )
+        backoff = 0.1
+        while True:
+            try:
+                await self.dead_letters.send(dead)
+                break
+            except KafkaError as exc:
+                log.warning("dead-letter publish failed, retrying", extra={"reason": type(exc).__name__})
+                if await self._sleep(backoff):
+                    return False
+                backoff = min(backoff * 2, self.max_backoff_s)
+        RECORDS_DEAD_LETTERED.labels(self.service, record.topic, reason).inc()
+        log.warning(
+            "record dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+                "field": field,
+            },
+        )
+        return True
+
+    async def _commit(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            log.warning("offset commit refused after a rebalance; the new owner reprocesses (inbox dedupes)")
+            return
+        for tp, records in batches.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                CONSUMER_LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - (records[-1].offset + 1))
+                )
+
+    async def _sleep(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        return self._stopping.is_set()

@@ -1,0 +1,209 @@
+"""Wiring every service shares: a FastAPI app whose lifespan runs the pool, producer, outbox relay,
+Kafka consumers and background jobs, plus the ``serve``/``migrate`` command line.
+
+A service describes itself with a :class:`ServiceSpec`; everything else (health, readiness, metrics,
+tracing, logging, auth, clean shutdown) is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from rapport_common.auth import TokenVerifier
+from rapport_common.db.migrations import apply_migrations
+from rapport_common.db.outbox import OutboxRelay
+from rapport_common.db.pool import TRANSIENT_DB_ERRORS, create_pool
+from rapport_common.http import install_http_conventions
+from rapport_common.kafka.consumer import BatchConsumer
+from rapport_common.kafka.producer import EventProducer
+from rapport_common.logs import configure_logging
+from rapport_common.settings import ServiceSettings, load_settings
+from rapport_common.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds; routes reach it as ``request.app.state.runtime``."""
+
+    settings: Any
+    pool: asyncpg.Pool
+    producer: EventProducer
+    relay: OutboxRelay
+    consumers: list[BatchConsumer] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    settings_cls: type[ServiceSettings]
+    migrations: Path | None
+    routers: Sequence[APIRouter] = ()
+    #: builds the service's consumers once pool and producer exist
+    consumers: Callable[[ServiceRuntime], list[BatchConsumer]] | None = None
+    #: long-running background jobs (expiry sweeps, timers); cancelled on shutdown
+    jobs: Callable[[ServiceRuntime], list[Coroutine[Any, Any, None]]] | None = None
+    #: extra start/stop steps (e.g. caches, clients to other services)
+    on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    on_stop: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    customise: Callable[[FastAPI], None] | None = None
+    description: str = ""
+
+
+async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], *, timeout_s: float = 60.0) -> Any:
+    """Retry start-up steps while a dependency (database, broker) is still coming up."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = 0.2
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"{what} not reachable after {timeout_s:.0f}s: {exc}") from exc
+            log.warning(f"waiting for {what}", extra={"reason": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def migrate(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
+    """Apply the common and the service's migrations to the service's database."""
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(settings.database_url)
+
+    conn = await _retry("database", connect)
+    try:
+        return await apply_migrations(conn, spec.name, spec.migrations)
+    finally:
+        await conn.close()
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(spec.settings_cls)
+    configure_logging(spec.name, settings.log_level)
+    setup_tracing(spec.name, settings.otel_exporter_otlp_endpoint)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(spec, settings)
+        pool = await _retry(
+            "database",
+            lambda: create_pool(
+                settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+            ),
+        )
+        producer = EventProducer(
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=settings.kafka_enable_idempotence,
+            client_id=f"rapport-{spec.name}",
+        )
+        await _retry("kafka", producer.start)
+        relay = OutboxRelay(
+            pool,
+            producer,
+            service=spec.name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        runtime = ServiceRuntime(settings=settings, pool=pool, producer=producer, relay=relay)
+        app.state.runtime = runtime
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if spec.on_start is not None:
+                await spec.on_start(runtime)
+            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            runtime.consumers = spec.consumers(runtime) if spec.consumers else []
+            for consumer in runtime.consumers:
+                await _retry("kafka consumer group", consumer.start)
+                tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group_id}"))
+            for job in spec.jobs(runtime) if spec.jobs else []:
+                tasks.append(asyncio.create_task(job))
+            log.info("service started")
+            yield
+        finally:
+            for consumer in runtime.consumers:
+                consumer.stop()
+            relay.stop()
+            _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*pending, return_exceptions=True)
+            for consumer in runtime.consumers:
+                await consumer.close()
+            if spec.on_stop is not None:
+                await spec.on_stop(runtime)
+            await producer.stop()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=f"Rapport {spec.name}", description=spec.description, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    install_http_conventions(app, spec.name)
+    _install_health(app)
+    for router in spec.routers:
+        app.include_router(router)
+    if spec.customise is not None:
+        spec.customise(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
+
+
+def _install_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves HTTP."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the database and the broker both answer."""
+        runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+        checks = {"database": False, "kafka": False}
+        if runtime is not None:
+            with contextlib.suppress(*TRANSIENT_DB_ERRORS, Exception):
+                async with asyncio.timeout(2):
+                    checks["database"] = await runtime.pool.fetchval("SELECT 1") == 1
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    checks["kafka"] = await runtime.producer.broker_reachable()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+    """``python -m rapport_<svc> [serve|migrate]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else "serve"
+    settings = load_settings(spec.settings_cls)
+    if command == "migrate":
+        configure_logging(spec.name, settings.log_level)
+        applied = asyncio.run(migrate(spec, settings))
+        print(f"{spec.name}: {len(applied)} migration(s) applied")
+    elif command == "serve":
+        app = create_app(spec, settings)
+        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    else:
+        print(f"usage: python -m rapport_{spec.name.replace('-', '_')} [serve|migrate]", file=sys.stderr)
+        raise SystemExit(2)
