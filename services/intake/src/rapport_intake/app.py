@@ -1,16 +1,21 @@
-"""Wiring of the intake service: its routes, consumers and jobs on the shared service runtime."""
+"""Wiring of the intake service: its routes on the shared service runtime. Intake consumes no topics and
+runs no jobs; what it publishes (`intake.events`, and the baseline on `feedback.events`) goes through the
+common outbox relay."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from rapport_common.service import ServiceSpec, create_app
+from rapport_intake.api import clients, clinicians
 from rapport_intake.settings import IntakeSettings
 
 SPEC = ServiceSpec(
     name="intake",
     settings_cls=IntakeSettings,
     migrations=Path(__file__).parent / "migrations",
+    routers=(clinicians.router, clients.router),
+    description="Clinicians, client onboarding, baseline ORS and care assignment.",
 )
 
 
