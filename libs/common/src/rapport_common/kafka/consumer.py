@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from rapport_common.db.pool import TRANSIENT_DB_ERRORS
+from rapport_common.db.pool import is_transient_db_error
 from rapport_common.events.codec import EventDecodeError, decode_event
 from rapport_common.kafka.dead_letter import dead_letter_record
 from rapport_common.kafka.producer import EventProducer
@@ -78,7 +78,7 @@ class BatchConsumer:
         max_records: int = 500,
         fetch_max_wait_ms: int = 10,
         session_timeout_ms: int = 10_000,
-        transient_errors: tuple[type[BaseException], ...] = TRANSIENT_DB_ERRORS,
+        is_transient: Callable[[BaseException], bool] = is_transient_db_error,
         max_backoff_s: float = 5.0,
         on_assigned: PartitionsHook | None = None,
         on_revoked: PartitionsHook | None = None,
@@ -89,7 +89,7 @@ class BatchConsumer:
         self.handler = handler
         self.dead_letters = dead_letters
         self.max_records = max_records
-        self.transient_errors = transient_errors
+        self.is_transient = is_transient
         self.max_backoff_s = max_backoff_s
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
@@ -177,7 +177,11 @@ class BatchConsumer:
             try:
                 await self.handler(events)
                 return True
-            except self.transient_errors as exc:
+            except Exception as exc:
+                if not self.is_transient(exc):
+                    self._last_error = type(exc).__name__
+                    log.exception("handler rejected batch", extra={"group": self.group_id, "count": len(events)})
+                    return False
                 attempt += 1
                 HANDLER_RETRIES.labels(self.service, self.group_id).inc()
                 log.warning(
@@ -193,10 +197,6 @@ class BatchConsumer:
                 if await self._sleep(backoff):
                     return None
                 backoff = min(backoff * 2, self.max_backoff_s)
-            except Exception as exc:
-                self._last_error = type(exc).__name__
-                log.exception("handler rejected batch", extra={"group": self.group_id, "count": len(events)})
-                return False
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, field: str, error: str) -> bool:
         dead = dead_letter_record(

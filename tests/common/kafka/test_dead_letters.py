@@ -1,0 +1,124 @@
+"""Invalid records go to ``<topic>.dlq`` with their reason and the records after them are processed;
+transient failures are retried, not dead-lettered; a record the handler itself refuses is isolated."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from rapport_common.events import KafkaRecord, encode_event
+from rapport_common.events.examples import EXAMPLES
+from rapport_common.kafka.consumer import ConsumedEvent
+from rapport_common.kafka.producer import EventProducer
+from tests.common.kafka.consumer_harness import count_records, create_topics, read_all, running_consumer, wait_until
+
+
+def _valid(topic: str, event_id: str) -> KafkaRecord:
+    record = encode_event(EXAMPLES["rapport.feedback.pulse-submitted"].model_copy(update={"id": event_id}))
+    return KafkaRecord(topic, record.key, record.value, record.headers)
+
+
+async def test_poison_record_is_dead_lettered_with_reason_and_the_rest_flow(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    [topic] = await make_topics(["poison"], partitions=1)
+    dlq = f"{topic}.dlq"
+    await create_topics(kafka_bootstrap_servers, [dlq])
+    good = _valid(topic, "before")
+    poison = KafkaRecord(topic, good.key, b'{"specversion": "1.0", "id": "x", "type": ', good.headers)
+    after = _valid(topic, "after")
+    assert all(await producer.publish([good, poison, after]))
+
+    seen: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        seen.extend(c.event.id for c in batch)
+
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+        await wait_until(lambda: len(seen) >= 2)
+    assert seen == ["before", "after"]
+    [dead] = await read_all(kafka_bootstrap_servers, dlq, expected=1)
+    headers = {k: v.decode() for k, v in dead.headers}  # type: ignore[attr-defined]
+    assert dead.value == poison.value, "the original record is kept untouched"  # type: ignore[attr-defined]
+    assert headers["dlq-reason"] == "invalid-json"
+    assert headers["dlq-field"] == "value"
+    assert headers["dlq-source-topic"] == topic
+    assert headers["dlq-source-offset"] == "1"
+    assert headers["content-type"] == "application/cloudevents+json"
+
+
+async def test_invalid_field_names_the_field_in_the_dlq(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    [topic] = await make_topics(["badfield"], partitions=1)
+    await create_topics(kafka_bootstrap_servers, [f"{topic}.dlq"])
+    record = _valid(topic, "bad")
+    body = json.loads(record.value)
+    body["data"]["score"] = 9
+    assert all(await producer.publish([KafkaRecord(topic, record.key, json.dumps(body).encode(), record.headers)]))
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        raise AssertionError("nothing valid to handle")
+
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+        [dead] = await read_all(kafka_bootstrap_servers, f"{topic}.dlq", expected=1)
+    headers = {k: v.decode() for k, v in dead.headers}  # type: ignore[attr-defined]
+    assert (headers["dlq-reason"], headers["dlq-field"]) == ("invalid-field", "data.score")
+    assert "9" not in headers["dlq-error"], "DLQ headers never echo payload values"
+
+
+async def test_database_down_is_retried_not_dead_lettered(
+    producer: EventProducer,
+    kafka_bootstrap_servers: str,
+    make_topics: Any,
+    migrated_url: str,
+    postgres_admin_url: str,
+) -> None:
+    [topic] = await make_topics(["dbdown"], partitions=1)
+    await create_topics(kafka_bootstrap_servers, [f"{topic}.dlq"])
+    dbname = migrated_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(postgres_admin_url)
+    await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+    attempts: list[int] = []
+    handled: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        attempts.append(len(batch))
+        conn = await asyncpg.connect(migrated_url)  # refused while the database is "down"
+        await conn.close()
+        handled.extend(c.event.id for c in batch)
+
+    try:
+        assert all(await producer.publish([_valid(topic, "e1"), _valid(topic, "e2")]))
+        async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+            await wait_until(lambda: len(attempts) >= 3)
+            assert handled == []
+            await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+            await wait_until(lambda: len(handled) == 2)
+    finally:
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    assert handled == ["e1", "e2"]
+    assert await count_records(kafka_bootstrap_servers, f"{topic}.dlq") == 0
+
+
+async def test_event_the_handler_refuses_is_isolated_and_dead_lettered(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    [topic] = await make_topics(["refuse"], partitions=1)
+    await create_topics(kafka_bootstrap_servers, [f"{topic}.dlq"])
+    assert all(await producer.publish([_valid(topic, i) for i in ("a", "bomb", "c")]))
+    done: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        if any(c.event.id == "bomb" for c in batch):
+            raise ValueError("this handler cannot process that event")
+        done.extend(c.event.id for c in batch)
+
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+        [dead] = await read_all(kafka_bootstrap_servers, f"{topic}.dlq", expected=1)
+        await wait_until(lambda: len(done) == 2)
+    assert done == ["a", "c"]
+    assert dict(dead.headers)["dlq-reason"] == b"handler-error"  # type: ignore[attr-defined]
