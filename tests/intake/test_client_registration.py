@@ -7,7 +7,9 @@ from typing import Any
 from rapport_common.events.intake import ClientRegistered
 
 
-async def test_client_registration_emits_exactly_one_client_registered(intake: Any, event_tap: Any, auth: Any, ids: Any) -> None:
+async def test_client_registration_emits_exactly_one_client_registered(
+    intake: Any, event_tap: Any, auth: Any, ids: Any
+) -> None:
     client_id = ids("client")
     body = {"client_id": client_id, "age_band": "adolescent", "timezone": "Europe/London"}
     response = await intake.http.post("/clients", json=body, headers=auth("clinician"))
