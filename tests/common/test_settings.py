@@ -1,0 +1,44 @@
+"""Settings come from the environment and bad values stop the service with a message naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from rapport_common.settings import ServiceSettings, load_settings
+
+
+def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h:5/db")
+    monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = load_settings(ServiceSettings)
+    assert settings.database_url == "postgresql://u@h:5/db"
+    assert settings.kafka_enable_idempotence is False
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL: Value error, must be a postgresql:// URL"),
+        ("HTTP_PORT", "70000", "HTTP_PORT"),
+        ("KAFKA_ENABLE_IDEMPOTENCE", "perhaps", "KAFKA_ENABLE_IDEMPOTENCE"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_exit_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str, fragment: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h:5/db")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(ServiceSettings)
+    assert stopped.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_missing_database_url_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit):
+        load_settings(ServiceSettings)
+    assert "DATABASE_URL: Field required" in capsys.readouterr().err
