@@ -1,18 +1,68 @@
 """Wiring of the session service: its routes, consumers and jobs on the shared service runtime."""
 
+from __future__ import annotations
+
+import dataclasses
 from pathlib import Path
+from typing import Any, cast
 
 from fastapi import FastAPI
 
-from rapport_common.service import ServiceSpec, create_app
+from rapport_common.kafka.consumer import BatchConsumer
+from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
+from rapport_session.api import feedback, messages, sessions, telemetry
+from rapport_session.clock import Clock, SystemClock
+from rapport_session.consent_client import ConsentClient
+from rapport_session.consumers import intake_consumer
+from rapport_session.domain.message_flags import MessageFlagConfig
 from rapport_session.settings import SessionSettings
+from rapport_session.timers import timer_job
+
+
+def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
+    # the timer job has the consumer shape so that shutdown stops it at once (see timers.TimerJob)
+    return [intake_consumer(runtime), cast(Any, timer_job(runtime))]
+
+
+async def _stop(runtime: ServiceRuntime) -> None:
+    await runtime.extras["consent"].close()
+
+
+def _starter(clock: Clock) -> Any:
+    async def start(runtime: ServiceRuntime) -> None:
+        settings: SessionSettings = runtime.settings
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        runtime.extras["clock"] = clock
+        runtime.extras["flag_config"] = MessageFlagConfig(
+            clinic_phone_numbers=frozenset(settings.clinic_phone_numbers),
+            platform_domains=frozenset(settings.platform_domains),
+        )
+        runtime.extras["consent"] = ConsentClient(
+            base_url=settings.consent_service_url,
+            check_path=settings.consent_check_path,
+            timeout_s=settings.consent_timeout_s,
+            cache_ttl_s=settings.consent_cache_ttl_s,
+            jwt_secret=secret,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+
+    return start
+
 
 SPEC = ServiceSpec(
     name="session",
     settings_cls=SessionSettings,
     migrations=Path(__file__).parent / "migrations",
+    routers=(sessions.router, telemetry.router, messages.router, feedback.router),
+    consumers=_consumers,
+    on_start=_starter(SystemClock()),
+    on_stop=_stop,
+    description="Scheduling, live telehealth sessions, telemetry, messaging flags and feedback capture.",
 )
 
 
-def build_app(settings: SessionSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def build_app(settings: SessionSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` replaces the system clock (tests, simulations of time)."""
+    spec = SPEC if clock is None else dataclasses.replace(SPEC, on_start=_starter(clock))
+    return create_app(spec, settings)

@@ -1,7 +1,36 @@
 """Settings of the session service (environment variables; see libs/common settings for the shared ones)."""
 
+from pydantic import Field
+
 from rapport_common.settings import ServiceSettings
 
 
 class SessionSettings(ServiceSettings):
     service_name: str = "session"
+
+    #: base URL of the consent service, whose check endpoint answers "is scope S active for client X now?"
+    consent_service_url: str = "http://127.0.0.1:8003"
+    #: path of that check endpoint; query parameters ``client_id`` and ``scope``, answer ``{"active": bool}``
+    consent_check_path: str = "/consents/check"
+    consent_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    #: how long an answer of the consent service is reused; short, so a revocation takes effect quickly
+    consent_cache_ttl_s: float = Field(default=10.0, ge=0, le=300)
+
+    #: a cancellation less than this many hours before the start is late (DOMAIN.md: 24)
+    late_cancel_hours: float = Field(default=24.0, ge=0)
+    #: the client is a no-show when not joined this many minutes after the scheduled start
+    no_show_after_min: int = Field(default=15, ge=1, le=240)
+    #: an overrun is reported this many minutes past the scheduled end, and every further such step
+    overrun_step_min: int = Field(default=15, ge=1, le=240)
+    #: how often the timer job looks for due timers (no-show, overrun)
+    timer_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+
+    #: most telemetry windows accepted in one request
+    telemetry_max_windows: int = Field(default=1000, ge=1, le=10_000)
+    #: messages longer than this are refused
+    message_max_chars: int = Field(default=4000, ge=1, le=100_000)
+
+    #: numbers the platform itself publishes (clinic lines): never flagged as off-platform contact
+    clinic_phone_numbers: list[str] = Field(default_factory=list)
+    #: the platform's own domains (links to them are not off-platform)
+    platform_domains: list[str] = Field(default_factory=lambda: ["rapport.health"])
