@@ -66,9 +66,7 @@ def test_a_new_grant_after_a_revocation_is_active_again() -> None:
 
 
 def test_revocation_arriving_before_its_grant_still_applies() -> None:
-    consents = (
-        ConsentTimeline().with_revocation("c1", SCOPE, T0 + timedelta(days=3)).with_grant("c1", SCOPE, T0, None)
-    )
+    consents = ConsentTimeline().with_revocation("c1", SCOPE, T0 + timedelta(days=3)).with_grant("c1", SCOPE, T0, None)
     assert is_active(consents, SCOPE, T0 + timedelta(days=1))
     assert not is_active(consents, SCOPE, T0 + timedelta(days=3))
 

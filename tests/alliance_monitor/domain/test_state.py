@@ -75,7 +75,9 @@ def test_the_same_start_twice_counts_once() -> None:
 
 def test_srs_history_is_bounded_ordered_and_deduplicated() -> None:
     pair = PairState(client_id="c", clinician_id="k")
-    scores = [ScaleScore(event_id=f"e{n}", session_id=None, at=T0 + timedelta(days=n), total_tenths=n) for n in range(15)]
+    scores = [
+        ScaleScore(event_id=f"e{n}", session_id=None, at=T0 + timedelta(days=n), total_tenths=n) for n in range(15)
+    ]
     for score in reversed(scores):
         pair = pair.with_srs(score)
     pair = pair.with_srs(scores[-1])
