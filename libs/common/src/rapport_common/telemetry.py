@@ -17,13 +17,16 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind
 
-_configured = False
+_provider: TracerProvider | None = None
 
 
 def setup_tracing(service: str, otlp_endpoint: str | None, *, extra_processor: SpanProcessor | None = None) -> None:
-    """Install the global tracer provider once per process."""
-    global _configured
-    if _configured:
+    """Install the global tracer provider once per process; later calls may only add a span processor
+    (tests add an in-memory exporter this way)."""
+    global _provider
+    if _provider is not None:
+        if extra_processor is not None:
+            _provider.add_span_processor(extra_processor)
         return
     provider = TracerProvider(resource=Resource.create({"service.name": f"rapport-{service}"}))
     if otlp_endpoint:
@@ -39,7 +42,7 @@ def setup_tracing(service: str, otlp_endpoint: str | None, *, extra_processor: S
         AsyncPGInstrumentor(capture_parameters=False).instrument()
     except Exception:  # instrumentation is best effort; tracing must never stop a service
         pass
-    _configured = True
+    _provider = provider
 
 
 def tracer() -> trace.Tracer:
