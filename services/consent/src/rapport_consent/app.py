@@ -1,16 +1,26 @@
-"""Wiring of the consent service: its routes, consumers and jobs on the shared service runtime."""
+"""Wiring of the consent service: its routes, the intake consumer and the expiry job on the shared runtime."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from rapport_common.service import ServiceSpec, create_app
+from rapport_consent.api import compliance, consents
+from rapport_consent.api.deps import install_refusals
+from rapport_consent.events import intake_consumer
+from rapport_consent.expiry import start_expiry, stop_expiry
 from rapport_consent.settings import ConsentSettings
 
 SPEC = ServiceSpec(
     name="consent",
     settings_cls=ConsentSettings,
     migrations=Path(__file__).parent / "migrations",
+    routers=[consents.router, compliance.router],
+    consumers=lambda runtime: [intake_consumer(runtime)],
+    on_start=start_expiry,
+    on_stop=stop_expiry,
+    customise=install_refusals,
+    description="Scoped consents with a hash-chained, append-only ledger and compliance exports.",
 )
 
 

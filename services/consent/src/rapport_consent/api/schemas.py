@@ -1,0 +1,104 @@
+"""Request and response bodies of the consent API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from rapport_common.events.consent import ConsentScope
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(Strict):
+    """The person whose consent (or revocation) it is: the client, or a guardian for a minor."""
+
+    actor_id: Id
+    role: Literal["client", "guardian"]
+
+
+class Witness(Strict):
+    actor_id: Id
+    role: Literal["clinician", "staff", "supervisor", "family", "other"]
+
+
+class Part2Elements(Strict):
+    """42 CFR 2.31 required elements of a Part 2 disclosure consent."""
+
+    disclosing_party: Text = Field(description="who may disclose (the Part 2 program, by name)")
+    information: Text = Field(description="what information, how much and what kind")
+    recipients: list[Text] = Field(min_length=1, max_length=50, description="to whom (names or designation)")
+    purpose: Text
+    expires_at: AwareDatetime | None = Field(default=None, description="expiry date; or give end_event")
+    end_event: Text | None = Field(default=None, description="expiry event; or give expires_at")
+    right_to_revoke_acknowledged: Literal[True]
+    redisclosure_notice_acknowledged: Literal[True]
+
+
+class GrantRequest(Strict):
+    client_id: Id
+    scope: ConsentScope
+    method: Literal["e-signature", "verbal-witnessed"] = "e-signature"
+    document_version: Id | None = Field(default=None, description="defaults to the latest published version")
+    consenter: Party | None = Field(default=None, description="defaults to the calling client")
+    witness: Witness | None = None
+    valid_from: AwareDatetime | None = Field(default=None, description="defaults to now")
+    valid_until: AwareDatetime | None = None
+    part2: Part2Elements | None = None
+
+
+class RevokeRequest(Strict):
+    effective_at: AwareDatetime | None = Field(default=None, description="defaults to now")
+    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
+    revoker: Party | None = Field(default=None, description="required when the signing service revokes")
+
+
+class DocumentOut(BaseModel):
+    scope: str
+    version: str
+    title: str
+    body: str
+    content_hash: str
+    published_at: datetime
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    client_id: str
+    scope: str
+    state: Literal["pending", "active", "revoked", "expired"]
+    document_version: str
+    document_hash: str
+    method: str
+    granted_by: dict[str, str]
+    consenter: dict[str, str]
+    witness: dict[str, Any] | None
+    part2: dict[str, Any] | None
+    valid_from: datetime
+    valid_until: datetime | None
+    recorded_at: datetime
+    revocation: dict[str, Any] | None
+    expired_at: datetime | None
+
+
+class PointInTime(BaseModel):
+    client_id: str
+    at: datetime
+    active_scopes: list[str]
+    consents: list[ConsentOut]
+
+
+class CheckOut(BaseModel):
+    client_id: str
+    scope: str
+    at: datetime
+    active: bool
+    consent_id: str | None
+    valid_until: datetime | None

@@ -1,0 +1,88 @@
+"""Background job: record consents whose validity ended as expired, with a ledger entry and
+`rapport.consent.expired`, all in one transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+
+from rapport_common.db import outbox
+from rapport_common.db.pool import TRANSIENT_DB_ERRORS
+from rapport_common.service import ServiceRuntime
+from rapport_consent import events
+from rapport_consent.store import consents as store
+from rapport_consent.store import ledger
+
+log = logging.getLogger(__name__)
+
+JOB_ACTOR = "consent-expiry-job"
+
+
+async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: int = 500) -> int:
+    """Expire what is due at ``now``; returns how many consents were expired."""
+    now = now or datetime.now(UTC)
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await store.due_expiries(conn, now, batch)
+            if not due:
+                return total
+            mine = await store.insert_expiries(conn, [(row["consent_id"], row["valid_until"]) for row in due], now)
+            rows = [row for row in due if row["consent_id"] in mine]
+            await ledger.append(
+                conn,
+                [
+                    ledger.NewEntry(
+                        actor_id=JOB_ACTOR,
+                        actor_role="system",
+                        action="consent.expired",
+                        channel="expiry-job",
+                        client_id=row["client_id"],
+                        scope=row["scope"],
+                        consent_id=row["consent_id"],
+                        reason="validity ended",
+                        details={"expired_at": row["valid_until"]},
+                    )
+                    for row in rows
+                ],
+            )
+            await outbox.enqueue(
+                conn,
+                [events.expired(row["consent_id"], row["client_id"], row["scope"], row["valid_until"]) for row in rows],
+            )
+            total += len(rows)
+            if len(due) < batch:
+                return total
+
+
+async def run_expiry(runtime: ServiceRuntime) -> None:
+    """Forever: expire due consents every ``consent_expiry_interval_s``; survive database outages."""
+    settings = runtime.settings
+    while True:
+        try:
+            count = await expire_due(runtime.pool, batch=settings.consent_expiry_batch)
+            if count:
+                log.info("consents expired", extra={"count": count})
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("expiry job lost the database", extra={"reason": type(exc).__name__})
+        except Exception:
+            log.exception("expiry job failed")
+        await asyncio.sleep(settings.consent_expiry_interval_s)
+
+
+async def start_expiry(runtime: ServiceRuntime) -> None:
+    """Started from ``on_start`` rather than ``ServiceSpec.jobs``: shared jobs get no stop signal, so the
+    lifespan would wait its full 10 s timeout at shutdown; we cancel ours in :func:`stop_expiry`."""
+    runtime.extras["expiry_task"] = asyncio.create_task(run_expiry(runtime), name="consent-expiry")
+
+
+async def stop_expiry(runtime: ServiceRuntime) -> None:
+    task: asyncio.Task[None] | None = runtime.extras.pop("expiry_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
