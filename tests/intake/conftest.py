@@ -217,3 +217,9 @@ def ids() -> Callable[[str], str]:
 def intake_body() -> Callable[..., dict[str, Any]]:
     """``intake_body(**overrides)`` -> a valid intake questionnaire body."""
     return make_intake_body
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    """The HS256 secret the intake app under test verifies tokens with."""
+    return JWT_SECRET

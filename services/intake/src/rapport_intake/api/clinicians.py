@@ -39,7 +39,7 @@ async def register_clinician(
         raise HTTPException(403, "supervisor_id: a supervisor registers clinicians only into their own team")
     clinician_id = body.clinician_id or str(uuid.uuid4())
     if supervisor_id == clinician_id:
-        raise HTTPException(422, "supervisor_id: a clinician cannot supervise themself")
+        raise HTTPException(422, "body.supervisor_id: a clinician cannot supervise themself")
     hours = [hours.model_dump() for hours in body.working_hours]
     post = IdempotentPost("register-clinician", principal, idempotency_key, body.model_dump(mode="json"))
     now = datetime.now(UTC)
