@@ -1,0 +1,83 @@
+"""Pure intake rules: baseline ORS scoring, working-hour overlaps, the access rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rapport_intake.domain import access
+from rapport_intake.domain.ors import score_baseline
+from rapport_intake.domain.schedule import Interval, first_overlap
+
+
+def items(a: float, b: float, c: float, d: float) -> dict[str, float]:
+    return {"individual": a, "interpersonal": b, "social": c, "overall": d}
+
+
+@pytest.mark.parametrize(
+    ("age_band", "values", "total", "below"),
+    [
+        ("adult", (6.3, 6.2, 6.2, 6.2), 24.9, True),
+        ("adult", (6.3, 6.3, 6.2, 6.2), 25.0, False),  # at the cutoff is not below it
+        ("adolescent", (7.0, 7.0, 7.0, 6.9), 27.9, True),
+        ("adolescent", (7.0, 7.0, 7.0, 7.0), 28.0, False),
+        ("child", (8.1, 7.9, 8.0, 7.9), 31.9, True),
+        ("child", (10.0, 10.0, 10.0, 10.0), 40.0, False),
+        ("adult", (0.0, 0.0, 0.0, 0.0), 0.0, True),
+    ],
+)
+def test_baseline_total_and_cutoff(age_band: str, values: tuple[float, ...], total: float, below: bool) -> None:
+    score = score_baseline(items(*values), age_band)
+    assert score.total == total
+    assert score.below_cutoff is below
+    assert score.clinical_cutoff == {"adult": 25.0, "adolescent": 28.0, "child": 32.0}[age_band]
+
+
+tenth = st.integers(min_value=0, max_value=100).map(lambda n: n / 10)
+
+
+@given(tenth, tenth, tenth, tenth)
+def test_baseline_total_is_exact_in_tenths(a: float, b: float, c: float, d: float) -> None:
+    total = score_baseline(items(a, b, c, d), "adult").total
+    assert round(total * 10) == round(a * 10) + round(b * 10) + round(c * 10) + round(d * 10)
+    assert total == round(total, 1)
+
+
+def test_overlaps() -> None:
+    assert first_overlap([Interval(0, "09:00", "12:00"), Interval(0, "12:00", "13:00")]) is None  # touching
+    assert first_overlap([Interval(0, "09:00", "12:00"), Interval(1, "10:00", "11:00")]) is None  # other day
+    assert first_overlap([Interval(0, "09:00", "12:00"), Interval(0, "11:59", "13:00")]) == (0, 1)
+    assert first_overlap(
+        [Interval(2, "08:00", "24:00"), Interval(3, "00:00", "01:00"), Interval(2, "10:00", "11:00")]
+    ) == (
+        0,
+        2,
+    )
+
+
+@dataclass
+class Caller:
+    subject: str
+    role: str
+
+
+def test_access_rules() -> None:
+    sup = Caller("s", "supervisor")
+    assert access.may_name_supervisor(sup, "s") and not access.may_name_supervisor(sup, "t")
+    assert access.may_name_supervisor(Caller("o", "operator"), "anyone")
+    assert access.may_assign(sup, new_supervisor="s", current_supervisor=None, has_current=False)
+    assert access.may_assign(sup, new_supervisor="s", current_supervisor="s", has_current=True)
+    assert not access.may_assign(sup, new_supervisor="s", current_supervisor="t", has_current=True)
+    assert not access.may_assign(sup, new_supervisor="t", current_supervisor=None, has_current=False)
+    assert not access.may_assign(
+        Caller("o", "operator"), new_supervisor=None, current_supervisor=None, has_current=False
+    )
+    assert access.may_complete_intake(Caller("c", "client"), client_id="c", clinician_of_record=None)
+    assert not access.may_complete_intake(Caller("x", "clinician"), client_id="c", clinician_of_record=None)
+    assert not access.may_read_caseload(Caller("s", "supervisor"), clinician_id="a", supervisor_id=None)
+    assert access.may_read_intake_summary(Caller("q", "compliance"), clinician_of_record=None)
+    assert not access.may_read_intake_summary(Caller("o", "operator"), clinician_of_record="o")
+    assert not access.sees_client_words(Caller("q", "compliance"))
