@@ -1,0 +1,642 @@
+"""Boundary flags on in-app messages: off-platform contact, payment requests, social-media invitations.
+
+DOMAIN.md (boundaries): moving a client off the platform (phone numbers, e-mail, messaging apps,
+social media) or taking money outside it are the place/contact and money boundaries a telehealth
+platform can see. A flag is a prompt for reflection, never an accusation, and only the flags leave the
+service (``message-sent`` never carries the text), so the detector favours precision: it flags concrete
+contact data (numbers, addresses, links, handles) and explicit invitations ("text me", "add me on
+snapchat", "venmo me"), not every mention of an app ("I read it on facebook").
+
+How it works, in three views of one message:
+- ``plain``: NFKC-normalised, lower-cased, invisible characters removed. Cue phrases run here.
+- ``symbolic``: ``plain`` with obfuscations undone ("five five five" -> 555, "dot" -> ".", "(at)" -> "@"),
+  where phone numbers are found by their grouping (3-3-4, +CC ...), never by digit count alone, so dates,
+  times, doses, scores and ids stay quiet.
+- the original text, case kept, for crypto addresses (base58 is case-sensitive).
+Published numbers and the platform's domains come from :class:`MessageFlagConfig` and are never flagged.
+
+Labelling convention (also used by the labelled set): an e-mail address or phone number is contact; a
+payment app, bank detail or crypto address is payment; social networks (Instagram, Facebook, TikTok,
+X/Twitter, LinkedIn, Threads, YouTube) are social media, messaging and video apps (WhatsApp, Signal,
+Telegram, Snapchat, WeChat, Skype, Zoom, Meet, FaceTime ...) are contact.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from rapport_common.events.session import MessageFlag
+
+Flag: TypeAlias = MessageFlag
+OFF_PLATFORM_CONTACT: Final[Flag] = "off-platform-contact"
+PAYMENT_REQUEST: Final[Flag] = "payment-request"
+SOCIAL_MEDIA: Final[Flag] = "social-media"
+FLAGS: Final[tuple[Flag, ...]] = (OFF_PLATFORM_CONTACT, PAYMENT_REQUEST, SOCIAL_MEDIA)
+
+#: US national crisis and help lines: every platform publishes them in safety plans.
+US_CRISIS_LINES: Final = frozenset(
+    {
+        "1-800-273-8255",  # former National Suicide Prevention Lifeline number, still routed to 988
+        "1-800-662-4357",  # SAMHSA national helpline
+        "1-800-799-7233",  # National Domestic Violence Hotline
+        "1-866-488-7386",  # The Trevor Project
+        "1-800-656-4673",  # RAINN
+    }
+)
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def phone_key(number: str) -> str:
+    """Digits of a phone number in the form used for allow-list lookups (NANP without the leading 1)."""
+    digits = re.sub(r"\D", "", number)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits
+
+
+def _domain_key(domain: str) -> str:
+    domain = domain.strip().lower()
+    domain = re.sub(r"^[a-z]+://", "", domain).split("/", 1)[0]
+    return domain.removeprefix("www.").removeprefix("@").strip(".")
+
+
+class MessageFlagConfig(BaseModel):
+    """What the platform itself publishes, so it is never flagged as off-platform.
+
+    Numbers are stored as :func:`phone_key` digits and domains as bare host names; a domain also
+    covers its subdomains (``rapport.health`` covers ``app.rapport.health``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    clinic_phone_numbers: frozenset[str] = frozenset()
+    crisis_phone_numbers: frozenset[str] = US_CRISIS_LINES
+    platform_domains: frozenset[str] = frozenset({"rapport.health"})
+
+    @field_validator("clinic_phone_numbers", "crisis_phone_numbers")
+    @classmethod
+    def _phone_keys(cls, numbers: frozenset[str]) -> frozenset[str]:
+        keys = frozenset(phone_key(n) for n in numbers)
+        if any(len(k) < 3 for k in keys):
+            raise ValueError("a phone number needs at least 3 digits")
+        return keys
+
+    @field_validator("platform_domains")
+    @classmethod
+    def _domain_keys(cls, domains: frozenset[str]) -> frozenset[str]:
+        keys = frozenset(_domain_key(d) for d in domains)
+        if any("." not in k for k in keys):
+            raise ValueError("a platform domain needs a dot, e.g. rapport.health")
+        return keys
+
+    def is_published_phone(self, number: str) -> bool:
+        key = phone_key(number)
+        return key in self.clinic_phone_numbers or key in self.crisis_phone_numbers
+
+    def is_platform_host(self, host: str) -> bool:
+        host = _domain_key(host)
+        return any(host == d or host.endswith("." + d) for d in self.platform_domains)
+
+
+# --------------------------------------------------------------------------------------------------
+# normalisation
+# --------------------------------------------------------------------------------------------------
+
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff]")
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"} | {"\u2019": "'"})
+_DIGIT_WORDS: Final = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "niner": "9",
+}
+_DIGIT_WORD = re.compile(r"(?<![a-z])(" + "|".join(sorted(_DIGIT_WORDS, key=len, reverse=True)) + r")(?![a-z])")
+_OH_BETWEEN_DIGITS = re.compile(r"(?<=\d)([\s,-]*)(?:oh|o)(?=[\s,-]*\d)")
+_DOUBLE_DIGIT = re.compile(r"\b(double|triple)[\s-]+(\d)")
+_SPACED_SINGLE_DIGITS = re.compile(r"(?<![\d.,])\d(?:[ -]\d){2,}(?![\d])")
+_BRACKET_DOT = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*")
+_SPOKEN_DOT = re.compile(r"(?<=[a-z0-9])\s+dot\s+(?=[a-z0-9])")
+_DOTCOM = re.compile(r"\s*\bdot\s*(com|net|org)\b")
+_BRACKET_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*")
+_SPOKEN_DASH = re.compile(r"(?<=\d)\s+(?:dash|hyphen)\s+(?=\d)")
+_BRACKET = re.compile(r"[(\[{<]")
+_ANY_DIGIT = re.compile(r"\d")
+_SEPARATOR = re.compile(r"[ -]")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _symbolic(plain: str) -> str:
+    """``plain`` with spoken or obfuscated digits, dots and at-signs written as symbols.
+
+    Each rewrite runs only when its trigger text is present: most messages have none, and skipping
+    the scans keeps the detector cheap enough to run on every message.
+    """
+    text = plain
+    if "dot" in text:
+        text = _BRACKET_DOT.sub(".", text)
+        text = _DOTCOM.sub(r".\1", text)
+        text = _SPOKEN_DOT.sub(".", text)
+    if "at" in text and _BRACKET.search(text):
+        text = _BRACKET_AT.sub("@", text)
+    text = _DIGIT_WORD.sub(lambda m: _DIGIT_WORDS[m.group(1)], text)
+    if _ANY_DIGIT.search(text) is None:
+        return text
+    if "o" in text:
+        text = _OH_BETWEEN_DIGITS.sub(r"\g<1>0", text)
+    if "double" in text or "triple" in text:
+        text = _DOUBLE_DIGIT.sub(lambda m: " ".join(m.group(2) * (2 if m.group(1) == "double" else 3)), text)
+    if "dash" in text or "hyphen" in text:
+        text = _SPOKEN_DASH.sub("-", text)
+    return _SPACED_SINGLE_DIGITS.sub(lambda m: _SEPARATOR.sub("", m.group(0)), text)
+
+
+# --------------------------------------------------------------------------------------------------
+# phone numbers
+# --------------------------------------------------------------------------------------------------
+
+_PHONE = re.compile(r"(?<![\w$/.,#+-])(\+\s?)?\(?\d(?:(?:[ .()\u00b7\u2022-]{1,4}|, )?\d)+\)?")
+_PHONE_AFTER = re.compile(
+    r"[/:]\d|\s*%|\s*(?:mg|mcg|ml|lbs?|kg|am|pm|a\.m|p\.m|mins?|minutes?|hours?|hrs?|days?|weeks?|years?|"
+    r"steps|times|x|st|nd|rd|th)\b"
+)
+_ID_BEFORE = re.compile(
+    r"\b(?:id|member|policy|claim|confirmation|conf|reference|ref|order|tracking|case|npi|license|rx|"
+    r"prescription|group|account|acct|routing|invoice|ticket|serial|pin|code|ssn|zip|postcode|iban)"
+    r"(?:\s*(?:number|no\.?|num|#|id|code))?\s*(?:is|was)?\s*[:#]?\s*$"
+)
+_PHONE_CUE = re.compile(r"\b(?:number|phone|cell|mobile|call|text|landline|reach|dial|line|ring|whatsapp|signal)\b")
+_DIGIT_RUN = re.compile(r"\d+")
+#: NANP grouping shapes (digits per group) that people actually write
+_NANP_SHAPES: Final = {(10,), (3, 3, 4), (3, 7), (6, 4), (3, 3, 2, 2)}
+_NANP_1_SHAPES: Final = {(11,), (1, 3, 3, 4), (1, 10), (1, 3, 7), (4, 3, 4), (1, 6, 4)}
+
+
+def _is_nanp(digits: str, *, grouped: bool) -> bool:
+    """Area code (and, for an ungrouped run of ten, exchange code) starting 2-9, as NANP numbers do.
+
+    A run written in phone groups (555-173-4420) is a phone by its shape even with an invalid exchange;
+    ten digits in one run need the stricter check, because ids and codes look like that too.
+    """
+    return digits[0] in "23456789" and (grouped or digits[3] in "23456789")
+
+
+def _looks_like_phone(groups: tuple[int, ...], digits: str, *, plus: bool, cue: bool) -> bool:
+    """Judge a digit run by how it is grouped: 555-123-4567 is a phone, 18 22 25 27 31 is not."""
+    total = len(digits)
+    if plus:
+        return 8 <= total <= 15
+    if total == 10 and groups in _NANP_SHAPES:
+        return _is_nanp(digits, grouped=len(groups) > 1)
+    if total == 11 and digits[0] == "1" and groups in _NANP_1_SHAPES:
+        return _is_nanp(digits[1:], grouped=len(groups) > 1)
+    if total in (10, 11) and digits[0] == "0" and digits[1] != "0" and len(groups) <= 4 and min(groups) >= 2:
+        return True  # national format outside North America: 020 7946 0321, 07700 900123
+    if total == 7 and groups in {(3, 4), (7,)} and cue:
+        return digits[0] in "23456789"  # a local number, only when the message talks about calling
+    return False
+
+
+def _phone_numbers(symbolic: str, config: MessageFlagConfig) -> Iterator[str]:
+    if _ANY_DIGIT.search(symbolic) is None:
+        return
+    cue = _PHONE_CUE.search(symbolic) is not None
+    for match in _PHONE.finditer(symbolic):
+        raw = match.group(0)
+        if _PHONE_AFTER.match(symbolic, match.end()):
+            continue
+        if _ID_BEFORE.search(symbolic, max(0, match.start() - 30), match.start()):
+            continue
+        runs = _DIGIT_RUN.findall(raw)
+        groups = tuple(len(g) for g in runs)
+        digits = "".join(runs)
+        if not _looks_like_phone(groups, digits, plus=match.group(1) is not None, cue=cue):
+            continue
+        if config.is_published_phone(digits):
+            continue
+        yield digits
+
+
+# --------------------------------------------------------------------------------------------------
+# e-mail addresses and links
+# --------------------------------------------------------------------------------------------------
+
+_TLDS = (
+    r"com|net|org|edu|gov|io|co|us|uk|ca|me|info|biz|app|health|ai|de|fr|au|in|ly|gg|tv|to|be|link|"
+    r"page|so|cc|nz|ie|es|it|nl|eu|mx|br|ch|at|se|no|dk|fi|pl|jp|cn|xyz|online|site"
+)
+_MAIL_PROVIDERS = (
+    r"gmail|googlemail|yahoo|ymail|hotmail|outlook|icloud|aol|protonmail|proton|gmx|fastmail|zoho|mail|"
+    r"comcast|verizon|att|sbcglobal|msn|live"
+)
+_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+-]*@([a-z0-9-]+(?:\.[a-z0-9-]+)*\.([a-z]{2,}))\b")
+#: "name at gmail.com" / "name at gmail" (spoken at: only with a mail provider, so "at amazon.com" stays quiet)
+_SPOKEN_AT_PROVIDER = re.compile(
+    rf"[a-z0-9][a-z0-9._%+-]*\s+at\s+((?:{_MAIL_PROVIDERS})(?:\.(?:[a-z]{{2,}}))*)(?![a-z0-9@-])"
+)
+#: "name at example dot com" became "name at example.com" in the symbolic view; a spoken dot proves intent
+_SPOKEN_AT_DOMAIN = re.compile(rf"[a-z0-9][a-z0-9._%+-]*\s+at\s+([a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{_TLDS}))\b")
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail|address|inbox|reach|write|contact|send)")
+_SPOKEN_DOT_WORD = re.compile(r"(?:\bdot\b|[(\[{<]\s*dot\s*[)\]}>])")
+
+_URL_HINT = re.compile(r"[a-z0-9]\.[a-z]|://")
+_URL = re.compile(
+    rf"(?:https?://|www\.)[^\s<>\"')]+|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"')]*)?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Host:
+    flag: Flag
+    profiles_only: bool = False
+
+
+#: hosts whose links move contact or money off the platform; social hosts count for profile links only
+_HOSTS: Final[dict[str, _Host]] = {
+    **dict.fromkeys(
+        (
+            "whatsapp.com",
+            "wa.me",
+            "signal.me",
+            "signal.group",
+            "t.me",
+            "telegram.me",
+            "snapchat.com",
+            "weixin.qq.com",
+            "skype.com",
+            "zoom.us",
+            "zoom.com",
+            "meet.google.com",
+            "teams.microsoft.com",
+            "teams.live.com",
+            "webex.com",
+            "whereby.com",
+            "discord.gg",
+            "discord.com",
+            "m.me",
+            "facetime.apple.com",
+            "doxy.me",
+            "gotomeet.me",
+            "viber.com",
+        ),
+        _Host(OFF_PLATFORM_CONTACT),
+    ),
+    **dict.fromkeys(
+        (
+            "venmo.com",
+            "paypal.me",
+            "paypal.com",
+            "cash.app",
+            "cash.me",
+            "buymeacoffee.com",
+            "ko-fi.com",
+        ),
+        _Host(PAYMENT_REQUEST),
+    ),
+    **dict.fromkeys(
+        (
+            "instagram.com",
+            "instagr.am",
+            "facebook.com",
+            "fb.com",
+            "fb.me",
+            "tiktok.com",
+            "twitter.com",
+            "x.com",
+            "linkedin.com",
+            "threads.net",
+            "youtube.com",
+            "pinterest.com",
+            "bsky.app",
+        ),
+        _Host(SOCIAL_MEDIA, profiles_only=True),
+    ),
+}
+#: first path segments that are content (a post, a video), not a profile to follow
+_CONTENT_PATHS: Final = _word_set(
+    "p reel reels stories explore watch share posts status hashtag tag search about help legal privacy "
+    "login video videos photo photos events story shorts playlist results marketplace pulse news jobs i "
+    "intent home notifications messages settings"
+)
+
+
+def _host_flag(url: str, config: MessageFlagConfig) -> Flag | None:
+    without_scheme = re.sub(r"^(?:https?://)", "", url)
+    host, _, path = without_scheme.partition("/")
+    host = host.removeprefix("www.").split(":", 1)[0].rstrip(".,;!?")
+    if config.is_platform_host(host):
+        return None
+    labels = host.split(".")
+    for i in range(len(labels) - 1):
+        known = _HOSTS.get(".".join(labels[i:]))
+        if known is None:
+            continue
+        if not known.profiles_only:
+            return known.flag
+        segments = [s for s in re.split(r"[/?#]", path) if s]
+        if segments and (segments[0].startswith("@") or segments[0] in ("in", "c", "channel", "user", "groups")):
+            return known.flag  # tiktok/@x, linkedin/in/x, youtube/@x, facebook/groups/x: a place to join
+        if len(segments) == 1 and segments[0].rstrip(".,;!?") not in _CONTENT_PATHS:
+            return known.flag
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# cue phrases: invitations, solicitations, payment requests
+# --------------------------------------------------------------------------------------------------
+
+_CONTACT_APPS = (
+    r"whats\s?app|signal|telegram|snap(?:chat)?|we\s?chat|weixin|skype|zoom|google\s+meet|face\s?time|discord|"
+    r"viber|kik|imessage|messenger|microsoft\s+teams|webex"
+)
+#: apps used as verbs ("whatsapp me"); "signal me", "zoom me" are ordinary English
+_CONTACT_VERBS = r"whats\s?app|snap(?:chat)?|skype|face\s?time|telegram|we\s?chat|viber|imessage"
+_SOCIAL_APPS = (
+    r"instagram|insta|ig|facebook|fb|tik\s?tok|twitter|x|linked\s?in|threads|bereal|youtube|pinterest|reddit|bluesky"
+)
+_PAY_APPS = (
+    r"venmo|cash\s?app|paypal|pay\s?pal|zelle|apple\s+cash|apple\s+pay|google\s+pay|gpay|western\s+union|"
+    r"moneygram|crypto|bitcoin|btc|ethereum|eth|usdt|usdc"
+)
+_ME = r"(?:me|us)"
+_YOU = r"(?:you|u|ya)"
+_VIA = r"(?:on|via|over|through|thru|at|in|using|with)"
+#: a handle-like token: has a digit, dot, underscore, hash or @ in it (plain words like "private" are not)
+_HANDLE = r"@?(?=[a-z0-9._#@:-]*[0-9._#@])[a-z0-9][a-z0-9._#:-]{2,}|@[a-z0-9._-]{2,}"
+_ON_PLATFORM = (
+    r"\s+(?:in|on|through|thru|via|inside|within|here\s+in|here\s+on)\s+(?:the\s+|this\s+)?"
+    r"(?:app|portal|platform|rapport|chat)\b"
+)
+_SOLICIT = (
+    rf"\b(?:are|r)\s+{_YOU}\s+on|\b(?:do|d)\s*{_YOU}\s+(?:have|use|do|got|take|accept)\s+(?:a\s+|an\s+)?|"
+    r"\bwhat(?:'s|s|\s+is)\s+your|\byou\s+got\s+(?:a\s+)?"
+)
+_ASK_TO_MOVE = (
+    r"\b(?:let'?s|lets|we\s+(?:could|can|should)|can\s+we|could\s+we|shall\s+we|i'?d\s+rather|prefer\s+to|"
+    r"want\s+to|wanna|how\s+about)"
+)
+
+
+def _cues(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+_CONTACT_CUES = _cues(
+    # add me on whatsapp, message me on telegram, hit me up on snap
+    rf"\b(?:add|message|msg|text|txt|dm|pm|call|ping|reach|contact|find|hit|catch|chat\s+with|talk\s+to|write)\s+"
+    rf"{_ME}(?:\s+up)?\s+{_VIA}\s+(?:my\s+)?(?:{_CONTACT_APPS})\b",
+    rf"\bhmu\s+{_VIA}\s+(?:{_CONTACT_APPS})\b",
+    rf"\b(?:{_CONTACT_VERBS})\s+{_ME}\b",
+    rf"\bmy\s+(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name|number|info|details)\b",
+    rf"\bmy\s+(?:{_CONTACT_APPS})(?:\s+is|\s*:)\s*(?:{_HANDLE})",
+    rf"\b(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name)?\s*(?:is|:)\s*(?:{_HANDLE})",
+    rf"\b(?:i'?m|im|i\s+am)\s+on\s+(?:{_CONTACT_APPS})\s+(?:as\s+)?(?:{_HANDLE})",
+    rf"(?:{_SOLICIT})\s*(?:{_CONTACT_APPS})\b",
+    rf"{_ASK_TO_MOVE}\s+(?:\S+\s+){{0,4}}?(?:on|over|via|to|through|thru|using|use)\s+(?:{_CONTACT_APPS})\b",
+    rf"{_ASK_TO_MOVE}\s+(?:just\s+)?(?:{_CONTACT_VERBS})\b",
+    rf"\b(?:{_CONTACT_APPS})\s+(?:works|is\s+(?:best|easier|better|fine|ok|okay))\b",
+    rf"\b(?:send|sending|share|here'?s|here\s+is|join|use|click)\s+(?:{_YOU}\s+)?(?:a|the|my|this)?\s*"
+    rf"(?:{_CONTACT_APPS})\s+(?:link|invite|invitation|meeting|room)\b",
+    # phone contact without an app
+    rf"\b(?:text|txt|sms)\s+{_ME}\b(?!{_ON_PLATFORM}|\s+here\b)",
+    rf"\b(?:shoot|send|drop|give)\s+{_ME}\s+a\s+(?:text|txt|call|ring|sms)\b(?!{_ON_PLATFORM})",
+    r"\bcall\s+(?:me|us)\s+(?:on|at)\s+(?:my\s+)?(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|landline|home)\b",
+    r"\b(?:call|text|ring)\s+my\s+(?:personal\s+|private\s+|own\s+)?(?:cell|phone|mobile|number|landline)\b",
+    r"\b(?:reach|contact)\s+me\s+(?:on|at)\s+my\s+(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|email)\b",
+    r"\b(?:what'?s|whats|what\s+is|can\s+i\s+(?:have|get)|could\s+i\s+(?:have|get)|may\s+i\s+have|give\s+me|"
+    r"send\s+me|share)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|real\s+|home\s+)?"
+    r"(?:cell|phone|mobile|number|email|e-mail|whatsapp)\b(?!\s+(?:policy|policies|hours|settings))",
+    rf"\bcan\s+i\s+(?:text|txt)\s+{_YOU}\b(?!{_ON_PLATFORM}|\s+here\b)",
+)
+
+#: every contact cue above contains one of these words; a message without any skips the cue scan
+_CONTACT_TRIGGERS: Final = _word_set(
+    "whatsapp whats signal telegram snap snapchat chat wechat weixin skype zoom meet facetime face "
+    "discord viber kik imessage messenger teams webex hmu text txt sms call ring cell phone mobile number "
+    "landline home email mail"
+)
+
+_SOCIAL_CUES = _cues(
+    rf"\b(?:follow|add|friend|find|look|dm|message|connect\s+with|catch|hit)\s+{_ME}(?:\s+up)?\s+"
+    rf"(?:on|via|over|at|through)\s+(?:my\s+)?(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:follow(?:ed)?|add(?:ed)?|adding|friend(?:ed)?|connect(?:ed)?\s+with|find|found|request(?:ed)?\s+to\s+follow)"
+    rf"\s+{_YOU}\s+(?:on|via)\s+(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:sent|send|sending)\s+{_YOU}\s+a\s+(?:friend|follow)\s+request\b",
+    r"\baccept\s+my\s+(?:friend|follow)\s+request\b",
+    rf"\bmy\s+(?:{_SOCIAL_APPS})\s*(?:handle|username|user\s+name|page|account|profile|id)?\s*(?:is|:)\s*(?:{_HANDLE})",
+    rf"(?:{_SOLICIT})\s*(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:be|become|stay)\s+friends\s+on\s+(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:follow|like|subscribe\s+to|check\s+out)\s+(?:my|our)\s+(?:\S+\s+){{0,2}}?"
+    rf"(?:{_SOCIAL_APPS}|page|account|channel|profile)\b",
+    r"\bfollow\s+@[a-z0-9_.]{2,}",
+    r"\b(?:instagram|insta|facebook|tik\s?tok|twitter|linked\s?in|threads|youtube)\s*(?:handle|username|page)?\s*"
+    rf"(?:is|:)\s*(?:{_HANDLE})",
+    rf"\b(?:i'?m|im|i\s+am)\s+on\s+(?:{_SOCIAL_APPS})\s+(?:as\s+)?(?:{_HANDLE})",
+)
+#: every social cue above contains one of these words
+_SOCIAL_TRIGGERS: Final = _word_set(
+    "instagram insta ig facebook fb tik tiktok twitter x linked linkedin threads bereal youtube pinterest "
+    "reddit bluesky follow request friends like subscribe check"
+)
+#: invitations that name no app: they count for whichever category the message names (with a handle)
+_FOLLOW_BACK = re.compile(r"\bfollow\s+(?:me\s+)?back\b|\bfollow\s+for\s+follow\b|\bf4f\b")
+_THERE_CUE = re.compile(
+    rf"\b(?:add|message|msg|dm|pm|text|call|ping|find|follow|reach|hit|talk)\s+(?:{_ME}\s+)?(?:up\s+)?(?:there|on\s+there)\b"
+)
+_CONTACT_APP_WORD = re.compile(rf"\b(?:{_CONTACT_APPS})\b")
+_SOCIAL_APP_WORD = re.compile(rf"\b(?:{_SOCIAL_APPS})\b")
+_AT_HANDLE = re.compile(r"(?<![\w.])@[a-z0-9_][a-z0-9_.]{2,}")
+_OWNING = re.compile(r"\b(?:my|mine|i'?m|im|both|follow|add|find)\b")
+
+_PAYMENT_CUES = _cues(
+    rf"\b(?:venmo|zelle|paypal|cash\s?app)\s+(?:{_ME}|{_YOU}|it|the)\b",
+    rf"\bmy\s+(?:{_PAY_APPS})\s*(?:handle|username|name|id|tag|cashtag|account)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
+    rf"\b(?:send|pay|transfer|wire|tip)\b(?:\s+\S+){{0,6}}?\s+(?:on|via|through|thru|with|by|to|using|over|in)\s+"
+    rf"(?:my\s+|your\s+|the\s+same\s+)?(?:{_PAY_APPS})\b",
+    rf"\bwhat(?:'s|s|\s+is|\s+are)\s+your\s+(?:{_PAY_APPS}|cashtag|bank\s+(?:details|info|information))\b",
+    rf"\b(?:do|d)\s*{_YOU}\s+(?:take|accept|have|use|do)\s+(?:{_PAY_APPS})\b",
+    rf"\b(?:is|are)\s+(?:{_PAY_APPS})\s+(?:ok|okay|fine|good|alright|cool)\b",
+    rf"\b(?:{_PAY_APPS})\s+(?:works|is\s+(?:fine|easier|ok|okay|best))\b",
+    rf"\b(?:i|we)\s+(?:also\s+)?(?:take|accept)\s+(?:{_PAY_APPS})\b",
+    rf"\b(?:on|to)\s+my\s+(?:{_PAY_APPS})\b",
+    rf"\b(?:venmo|cash\s?app|paypal|pay\s?pal|zelle)\s*(?:handle|username|id|tag|cashtag)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
+    # paying the person rather than the platform
+    rf"\bpay\s+(?:{_ME}|{_YOU})\s+(?:directly|direct|personally|privately|outside|off\s+the|under\s+the|back|"
+    rf"(?:with|in|via|by|using)\s+(?:cash|crypto|bitcoin|check|cheque|gift\s+cards?))\b(?!{_ON_PLATFORM})",
+    r"\bpay\s+(?:it\s+|the\s+\S+\s+)?(?:directly|privately|personally)\s+to\s+me\b",
+    r"\b(?:made|make|write)\s+(?:it\s+)?out\s+to\s+me\b",
+    r"\bsend\s+(?:the\s+)?payment\s+directly\b",
+    # bank details
+    r"\brouting\s*(?:number|no\.?|#|and\s+account)?\b|\baccount\s+(?:and|&)\s+routing\b|\bsort\s+code\b|"
+    r"\bswift\s*(?:code)?\s*:|\biban\b",
+    r"\bbank\s+(?:details|info|information|wire)\b|\b(?:via|by)\s+(?:bank|wire)\s+transfer\b|"
+    r"\bbank\s+transfer\s+(?:is|works)\b|\bwire\s+(?:it|the\s+money|the\s+payment|funds)\b",
+    r"\bdirect\s+deposit\s+(?:to|into)\s+(?:my|our)\b",
+    r"\b(?:wallet\s+address|(?:crypto|bitcoin|btc|eth)\s+wallet)\b",
+)
+#: every payment cue above contains one of these words
+_PAYMENT_TRIGGERS: Final = _word_set(
+    "venmo cash cashapp paypal pal zelle apple google gpay western moneygram crypto bitcoin btc ethereum "
+    "eth usdt usdc pay send transfer wire tip routing sort swift iban bank deposit wallet out payment "
+    "cashtag"
+)
+_BANK_ACCOUNT_NUMBER = re.compile(
+    r"(?<!patient\s)(?<!member\s)(?<!portal\s)\b(?:account|acct)\s*(?:number|no\.?|#)?\s*:?\s*\d[\d -]{5,}\d"
+)
+_CASHTAG = re.compile(r"(?<![\w$])\$[a-z][a-z0-9_]{1,29}\b")
+_MONEY_WORD = re.compile(r"\b(?:bank|deposit|transfer|wire|checking|savings|pay|payment|send)\b")
+_IBAN = re.compile(r"\b[a-z]{2}\d{2}(?:\s?[a-z0-9]{4}){2,7}(?:\s?[a-z0-9]{1,3})?\b")
+_CRYPTO_ADDRESS = re.compile(
+    r"\b(?:bc1[ac-hj-np-z02-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})\b"
+)
+
+#: words that may sit between a negation and the cue it governs ("don't want you to text me")
+_NEGATION_GAP = r"(?:just|really|ever|even|want|wanna|need|have|like|you|u|to|please|ask|asking|let|be|go|i|me)"
+_NEGATED = re.compile(
+    r"\b(?:don'?t|do\s+not|never|can'?t|cannot|won'?t|will\s+not|shouldn'?t|should\s+not|not|doesn'?t|didn'?t|"
+    rf"isn'?t|aren'?t|wouldn'?t|stop|used\s+to)\s+(?:{_NEGATION_GAP}\s+){{0,3}}$"
+)
+
+
+def _affirmed(text: str, start: int) -> bool:
+    """False when a negation or a reported past ("used to") governs the cue: "I can't accept Venmo"."""
+    return _NEGATED.search(text, max(0, start - 40), start) is None
+
+
+def _any_affirmed(pattern: re.Pattern[str], text: str) -> bool:
+    return any(_affirmed(text, m.start()) for m in pattern.finditer(text))
+
+
+def _iban_valid(candidate: str) -> bool:
+    """ISO 13616 mod-97 check, so a random letters-and-digits code is not taken for bank details."""
+    compact = candidate.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# the detector
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """The views of one message that the checks share (see the module docstring)."""
+
+    text: str
+    plain: str
+    symbolic: str
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Message:
+        nfkc = unicodedata.normalize("NFKC", text)
+        plain = _INVISIBLE.sub("", nfkc).translate(_DASHES).lower()
+        return cls(nfkc, plain, _symbolic(plain), frozenset(_WORD.findall(plain)))
+
+
+def _contact(message: _Message, config: MessageFlagConfig) -> bool:
+    if next(_phone_numbers(message.symbolic, config), None) is not None:
+        return True
+    if _has_email(message, config):
+        return True
+    if message.words & _CONTACT_TRIGGERS and _any_affirmed(_CONTACT_CUES, message.plain):
+        return True
+    return _names_app_with_handle(message, _CONTACT_APP_WORD)
+
+
+def _has_email(message: _Message, config: MessageFlagConfig) -> bool:
+    plain, symbolic = message.plain, message.symbolic
+    if "@" in symbolic:
+        for match in _EMAIL.finditer(symbolic):
+            if not config.is_platform_host(match.group(1)):
+                return True
+    if " at " not in symbolic:
+        return False
+    for match in _SPOKEN_AT_PROVIDER.finditer(symbolic):
+        if "." in match.group(1) or _EMAIL_CUE.search(plain):
+            return True
+    if "dot" in plain and _SPOKEN_DOT_WORD.search(plain):
+        for match in _SPOKEN_AT_DOMAIN.finditer(symbolic):
+            if not config.is_platform_host(match.group(1)):
+                return True
+    return False
+
+
+def _names_app_with_handle(message: _Message, app_word: re.Pattern[str]) -> bool:
+    """An app named, a handle given and the sender owning or inviting: "my snap and insta are @jojo"."""
+    plain = message.plain
+    there = "there" in message.words
+    if not (there or "@" in plain) or app_word.search(plain) is None:
+        return False
+    if there and _any_affirmed(_THERE_CUE, plain):
+        return True
+    if _AT_HANDLE.search(plain) is None:
+        return False
+    return _FOLLOW_BACK.search(plain) is not None or _OWNING.search(plain) is not None
+
+
+def _social(message: _Message) -> bool:
+    if message.words & _SOCIAL_TRIGGERS and _any_affirmed(_SOCIAL_CUES, message.plain):
+        return True
+    return _names_app_with_handle(message, _SOCIAL_APP_WORD)
+
+
+def _payment(message: _Message) -> bool:
+    plain = message.plain
+    if message.words & _PAYMENT_TRIGGERS and _any_affirmed(_PAYMENT_CUES, plain):
+        return True
+    if "$" in plain and _CASHTAG.search(plain):
+        return True
+    if _CRYPTO_ADDRESS.search(message.text):
+        return True
+    if _ANY_DIGIT.search(plain) is None:
+        return False
+    if "acc" in plain and _BANK_ACCOUNT_NUMBER.search(plain) and _MONEY_WORD.search(plain):
+        return True
+    return any(_iban_valid(m.group(0)) for m in _IBAN.finditer(plain))
+
+
+def _link_flags(message: _Message, config: MessageFlagConfig) -> set[Flag]:
+    flags: set[Flag] = set()
+    if _URL_HINT.search(message.plain) is None:
+        return flags
+    for match in _URL.finditer(message.plain):
+        flag = _host_flag(match.group(0), config)
+        if flag is not None:
+            flags.add(flag)
+    return flags
+
+
+def detect_flags(text: str, *, config: MessageFlagConfig) -> frozenset[Flag]:
+    """The boundary flags of one message (empty when none); pure and cheap enough for every message."""
+    message = _Message.of(text)
+    flags = _link_flags(message, config)
+    if OFF_PLATFORM_CONTACT not in flags and _contact(message, config):
+        flags.add(OFF_PLATFORM_CONTACT)
+    if PAYMENT_REQUEST not in flags and _payment(message):
+        flags.add(PAYMENT_REQUEST)
+    if SOCIAL_MEDIA not in flags and _social(message):
+        flags.add(SOCIAL_MEDIA)
+    return frozenset(flags)
