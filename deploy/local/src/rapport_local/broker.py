@@ -154,3 +154,25 @@ async def metadata_ping(bootstrap_servers: str, *, timeout_s: float = 5.0) -> li
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
+
+
+async def supports_idempotence(bootstrap_servers: str) -> bool:
+    """Whether the broker grants producer ids (InitProducerId), which the idempotent producer needs.
+
+    Apache Kafka answers with error 0; Tansu answers error -1 (UNKNOWN_SERVER_ERROR), which is why
+    ``enable_idempotence=True`` fails against it.
+    """
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.transaction import InitProducerIdRequest
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+    await client.bootstrap()
+    try:
+        node = client.get_random_node()
+        request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
+        response = await client.send(node, request)
+        return int(response.error_code) == 0
+    except Exception:
+        return False
+    finally:
+        await client.close()

@@ -404,11 +404,11 @@ class Launcher:
     def _announce(self, elapsed: float) -> None:
         say = self.print.say
         say(f"ready in {elapsed:.1f}s; run file: {run_file(self.config.data_dir)}")
-        say(f"  kafka     {self.broker.bootstrap_servers}")
-        say(f"  postgres  {self.postgres.url()}")
-        for service in self.config.services:
-            say(f"  {service:<17} {self.config.base_url(service)}")
-        say(f"  logs      {self.logs_dir}")
+        rows = [("kafka", self.broker.bootstrap_servers), ("postgres", self.postgres.url())]
+        rows += [(service, self.config.base_url(service)) for service in self.config.services]
+        rows.append(("logs", str(self.logs_dir)))
+        for label, value in rows:
+            say(f"  {label:<{PREFIX_WIDTH}} {value}")
         if self.config.duration is not None:
             say(f"stopping after {self.config.duration:g}s")
         else:

