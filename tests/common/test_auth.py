@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -58,22 +59,33 @@ def _claims(**overrides: object) -> dict[str, object]:
     return claims
 
 
-@pytest.mark.parametrize(
-    ("token", "fragment"),
-    [
-        (None, "missing bearer token"),
-        (jwt.encode(_claims(exp=int(time.time()) - 10), SECRET, algorithm="HS256"), "expired"),
-        (jwt.encode(_claims(aud="someone-else"), SECRET, algorithm="HS256"), "audience"),
-        (jwt.encode(_claims(iss="evil"), SECRET, algorithm="HS256"), "issuer"),
-        (jwt.encode(_claims(role="admin"), SECRET, algorithm="HS256"), "unknown role"),
-        (jwt.encode(_claims(), "another-secret-that-is-long-enough-xx", algorithm="HS256"), "signature"),
-        (jwt.encode(_claims(), SECRET, algorithm="HS256")[:-3] + "abc", "invalid token"),
-        (jwt.encode({k: v for k, v in _claims().items() if k != "exp"}, SECRET, algorithm="HS256"), "exp"),
-    ],
-    ids=["missing", "expired", "wrong-audience", "wrong-issuer", "unknown-role", "wrong-key", "tampered", "no-exp"],
-)
-async def test_bad_tokens_are_refused_with_401(app: FastAPI, token: str | None, fragment: str) -> None:
-    response = await _get(app, "/me", token)
+def _signed(**overrides: object) -> str:
+    return jwt.encode(_claims(**overrides), SECRET, algorithm="HS256")
+
+
+BAD_TOKENS: dict[str, tuple[Callable[[], str | None], str]] = {
+    "missing": (lambda: None, "missing bearer token"),
+    "expired": (lambda: _signed(exp=int(time.time()) - 10), "expired"),
+    "wrong-audience": (lambda: _signed(aud="someone-else"), "audience"),
+    "wrong-issuer": (lambda: _signed(iss="evil"), "issuer"),
+    "unknown-role": (lambda: _signed(role="admin"), "unknown role"),
+    "wrong-key": (
+        lambda: jwt.encode(_claims(), "another-secret-that-is-long-enough-xx", algorithm="HS256"),
+        "signature",
+    ),
+    "tampered": (lambda: _signed()[:-3] + "abc", "invalid token"),
+    "no-exp": (
+        lambda: jwt.encode({k: v for k, v in _claims().items() if k != "exp"}, SECRET, algorithm="HS256"),
+        "exp",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOKENS))
+async def test_bad_tokens_are_refused_with_401(app: FastAPI, case: str) -> None:
+    """Tokens are made when the test runs (not at collection), so expiry is exact."""
+    make_token, fragment = BAD_TOKENS[case]
+    response = await _get(app, "/me", make_token())
     assert response.status_code == 401
     assert fragment.lower() in response.json()["detail"].lower()
 
