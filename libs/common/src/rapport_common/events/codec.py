@@ -74,15 +74,11 @@ def decode_event(value: bytes | None, headers: Headers | None = None) -> Any:
     """
     content_type = header_value(headers, "content-type")
     if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
-        raise EventDecodeError(
-            "invalid-content-type", "content-type", f"expected {CONTENT_TYPE}, got {content_type!r}"
-        )
+        raise EventDecodeError("invalid-content-type", "content-type", f"expected {CONTENT_TYPE}, got {content_type!r}")
     if value is None:
         raise EventDecodeError("empty-value", "value", "record has no value")
     if len(value) > MAX_RECORD_BYTES:
-        raise EventDecodeError(
-            "too-large", "value", f"record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}"
-        )
+        raise EventDecodeError("too-large", "value", f"record of {len(value)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
         event = ANY_EVENT_ADAPTER.validate_json(value)
     except ValidationError as exc:
@@ -103,7 +99,7 @@ def _decode_error(exc: ValidationError) -> EventDecodeError:
         tag = error.get("ctx", {}).get("tag")
         message = f"unknown event type {tag!r}" if tag else "missing event type"
         return EventDecodeError("unknown-type", "type", message)
-    if kind == "model_attributes_type":
+    if kind in ("dict_type", "model_attributes_type") and not error["loc"]:
         return EventDecodeError("not-an-object", "value", "record value must be a JSON object")
     loc = [str(part) for part in error["loc"]]
     if loc and loc[0].startswith("rapport."):

@@ -30,7 +30,7 @@ class CloudEvent(BaseModel, Generic[PayloadT]):
     source: NonEmptyStr = Field(description="producing service, e.g. /rapport/session")
     type: str
     subject: NonEmptyStr = Field(description="the client id the event is about (also the record key)")
-    time: AwareDatetime = Field(description="RFC 3339 timestamp with offset: when it happened")
+    time: AwareDatetime = Field(strict=True, description="RFC 3339 timestamp with offset: when it happened")
     datacontenttype: Literal["application/json"] | None = "application/json"
     dataschema: str | None = None
     traceparent: str | None = None
