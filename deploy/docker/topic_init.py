@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+
 from rapport_common.events import TOPICS
 from rapport_common.events.catalog import dlq_topic
 
