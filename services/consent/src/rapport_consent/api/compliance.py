@@ -41,13 +41,19 @@ class LedgerFilters(BaseModel):
     def query(self) -> ledger.LedgerQuery:
         if self.since and self.until and self.until <= self.since:
             raise Refusal(422, "query.until", "must be after since")
-        return ledger.LedgerQuery(**self.model_dump())
+        return ledger.LedgerQuery(**self.model_dump(exclude={"limit"}))
 
     def for_ledger(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
+class LedgerPage(LedgerFilters):
+    limit: int = Field(default=100, ge=1, le=10_000, description="page size (capped by COMPLIANCE_PAGE_MAX)")
+
+
+#: unknown query parameters are refused (a misspelt filter must not silently widen an audit query)
 FiltersDep = Annotated[LedgerFilters, Query()]
+PageDep = Annotated[LedgerPage, Query()]
 
 
 def _entry_out(entry: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +66,11 @@ async def search_ledger(
     pool: PoolDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-    filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    filters: PageDep,
 ) -> dict[str, Any]:
     """Ledger entries matching every given filter, in chain order; page with ``after_seq``."""
     query = filters.query()
-    limit = min(limit, settings.compliance_page_max)
+    limit = min(filters.limit, settings.compliance_page_max)
     await record_read(
         pool,
         principal,
@@ -73,7 +78,7 @@ async def search_ledger(
         request_id=request_id,
         client_id=filters.client_id,
         scope=filters.scope,
-        filters={**filters.for_ledger(), "limit": limit},
+        filters={**filters.for_ledger(), "limit": filters.limit},
     )
     entries = await ledger.search(pool, query, limit + 1)
     more = len(entries) > limit
