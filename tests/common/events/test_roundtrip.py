@@ -42,8 +42,7 @@ CONTRACT_TOPICS = {
     "feedback.events": ["srs-submitted", "ors-submitted", "pulse-submitted", "wai-submitted"],
     "alliance.alerts": ["alert-raised", "alert-updated", "alert-acknowledged", "alert-resolved"],
 }
-PREFIX = {"intake.events": "intake", "consent.events": "consent", "session.events": "session"}
-PREFIX |= {"feedback.events": "feedback", "alliance.alerts": "alliance"}
+PREFIX = {topic: topic.split(".")[0] for topic in CONTRACT_TOPICS}  # rapport.<prefix>.<name>
 
 by_type = pytest.mark.parametrize("event_cls", EVENT_CLASSES, ids=lambda cls: cls.event_type())
 
