@@ -43,7 +43,7 @@ from rapport_session.app import build_app
 from rapport_session.clock import ManualClock
 from rapport_session.settings import SessionSettings
 
-SECRET = "session-test-secret"
+SECRET = "session-test-secret-of-32-bytes!!"
 ALL_SCOPES = (
     "telehealth-treatment",
     "session-recording",
