@@ -138,6 +138,8 @@ _DOTCOM = re.compile(r"\s*\bdot\s*(com|net|org)\b")
 _BRACKET_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*")
 _SPOKEN_DASH = re.compile(r"(?<=\d)\s+(?:dash|hyphen)\s+(?=\d)")
 _BRACKET = re.compile(r"[(\[{<]")
+#: "name @ gmail": spaces on both sides, or after the @; a handle ("insta @name") never has a space after it
+_SPACED_AT = re.compile(r"(?<=[a-z0-9])\s*@\s+(?=[a-z0-9])")
 _ANY_DIGIT = re.compile(r"\d")
 _SEPARATOR = re.compile(r"[ -]")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -156,6 +158,8 @@ def _symbolic(plain: str) -> str:
         text = _SPOKEN_DOT.sub(".", text)
     if "at" in text and _BRACKET.search(text):
         text = _BRACKET_AT.sub("@", text)
+    if "@" in text:
+        text = _SPACED_DOT_TLD.sub(".", _SPACED_AT.sub("@", text))
     text = _DIGIT_WORD.sub(lambda m: _DIGIT_WORDS[m.group(1)], text)
     if _ANY_DIGIT.search(text) is None:
         return text
@@ -256,6 +260,8 @@ _SPOKEN_AT_DOMAIN = re.compile(rf"[a-z0-9][a-z0-9._%+-]*\s+at\s+([a-z0-9-]+(?:\.
 _EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail|address|inbox|reach|write|contact|send)")
 _SPOKEN_DOT_WORD = re.compile(r"(?:\bdot\b|[(\[{<]\s*dot\s*[)\]}>])")
 
+#: "gmail . com": a dot written with spaces on both sides before a top-level domain
+_SPACED_DOT_TLD = re.compile(rf"(?<=[a-z0-9])\s+\.\s+(?=(?:{_TLDS})\b)")
 _URL_HINT = re.compile(r"[a-z0-9]\.[a-z]|://")
 _URL = re.compile(
     rf"(?:https?://|www\.)[^\s<>\"')]+|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"')]*)?",
@@ -403,8 +409,11 @@ _CONTACT_CUES = _cues(
     # add me on whatsapp, message me on telegram, hit me up on snap
     rf"\b(?:add|message|msg|text|txt|dm|pm|call|ping|reach|contact|find|hit|catch|chat\s+with|talk\s+to|write)\s+"
     rf"{_ME}(?:\s+up)?\s+{_VIA}\s+(?:my\s+)?(?:{_CONTACT_APPS})\b",
+    # ... and the mirror: message you on whatsapp, call you on your mobile
+    rf"\b(?:add|message|msg|text|txt|dm|pm|call|ping|reach|contact|find)\s+{_YOU}\s+(?:on|via|over|through|thru)\s+"
+    rf"(?:my\s+|your\s+)?(?:{_CONTACT_APPS})\b",
     rf"\bhmu\s+{_VIA}\s+(?:{_CONTACT_APPS})\b",
-    rf"\b(?:{_CONTACT_VERBS})\s+{_ME}\b",
+    rf"\b(?:{_CONTACT_VERBS})\s+(?:{_ME}|{_YOU})\b",
     rf"\bmy\s+(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name|number|info|details)\b",
     rf"\bmy\s+(?:{_CONTACT_APPS})(?:\s+is|\s*:)\s*(?:{_HANDLE})",
     rf"\b(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name)?\s*(?:is|:)\s*(?:{_HANDLE})",
@@ -412,6 +421,8 @@ _CONTACT_CUES = _cues(
     rf"(?:{_SOLICIT})\s*(?:{_CONTACT_APPS})\b",
     rf"{_ASK_TO_MOVE}\s+(?:\S+\s+){{0,4}}?(?:on|over|via|to|through|thru|using|use)\s+(?:{_CONTACT_APPS})\b",
     rf"{_ASK_TO_MOVE}\s+(?:just\s+)?(?:{_CONTACT_VERBS})\b",
+    rf"{_ASK_TO_MOVE}\s+(?:just\s+)?(?:do|have|hop\s+on|jump\s+on|set\s+up)\s+(?:a\s+)?(?:quick\s+)?"
+    rf"(?:{_CONTACT_APPS})\b",
     rf"\b(?:{_CONTACT_APPS})\s+(?:works|is\s+(?:best|easier|better|fine|ok|okay))\b",
     rf"\b(?:send|sending|share|here'?s|here\s+is|join|use|click)\s+(?:{_YOU}\s+)?(?:a|the|my|this)?\s*"
     rf"(?:{_CONTACT_APPS})\s+(?:link|invite|invitation|meeting|room)\b",
@@ -419,12 +430,20 @@ _CONTACT_CUES = _cues(
     rf"\b(?:text|txt|sms)\s+{_ME}\b(?!{_ON_PLATFORM}|\s+here\b)",
     rf"\b(?:shoot|send|drop|give)\s+{_ME}\s+a\s+(?:text|txt|call|ring|sms)\b(?!{_ON_PLATFORM})",
     r"\bcall\s+(?:me|us)\s+(?:on|at)\s+(?:my\s+)?(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|landline|home)\b",
-    r"\b(?:call|text|ring)\s+my\s+(?:personal\s+|private\s+|own\s+)?(?:cell|phone|mobile|number|landline)\b",
+    r"\b(?:call|text|txt|ring)\s+(?:my|your|ur)\s+(?:personal\s+|private\s+|own\s+)?(?:cell|phone|mobile|number|landline)\b",
+    rf"\b(?:call|text|txt|ring|reach)\s+{_YOU}\s+(?:on|at)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|home\s+)?"
+    r"(?:cell|phone|mobile|number|landline)\b",
     r"\b(?:reach|contact)\s+me\s+(?:on|at)\s+my\s+(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|email)\b",
     r"\b(?:what'?s|whats|what\s+is|can\s+i\s+(?:have|get)|could\s+i\s+(?:have|get)|may\s+i\s+have|give\s+me|"
     r"send\s+me|share)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|real\s+|home\s+)?"
     r"(?:cell|phone|mobile|number|email|e-mail|whatsapp)\b(?!\s+(?:policy|policies|hours|settings))",
     rf"\bcan\s+i\s+(?:text|txt)\s+{_YOU}\b(?!{_ON_PLATFORM}|\s+here\b)",
+    rf"\b(?:number|cell|phone|email)\s+to\s+(?:reach|call|text|contact)\s+{_YOU}\b",
+    rf"\b(?:reach|contact|call|text|message|talk\s+to)\s+(?:{_YOU}|me)\b(?:\s+\S+){{0,3}}?\s+outside\s+(?:of\s+)?"
+    r"(?:the|this)\s+(?:app|platform|portal)\b",
+    # a stated preference for another channel: "I'd feel safer talking on Signal"
+    r"\b(?:comfortable|easier|better|safer|prefer|rather)\b(?:\s+\S+){0,5}?\s+(?:talk|talking|chat|chatting|speak|"
+    rf"speaking|meet|meeting|message|messaging|text|texting)\s+(?:on|over|via|through)\s+(?:{_CONTACT_APPS})\b",
 )
 
 #: every contact cue above contains one of these words; a message without any skips the cue scan
@@ -435,15 +454,19 @@ _CONTACT_TRIGGERS: Final = _word_set(
 )
 
 _SOCIAL_CUES = _cues(
-    rf"\b(?:follow|add|friend|find|look|dm|message|connect\s+with|catch|hit)\s+{_ME}(?:\s+up)?\s+"
+    rf"\b(?:follow|add|friend|find|look|dm|message|connect\s+with|catch|hit)\s+{_ME}(?:\s+(?:up|back))?\s+"
     rf"(?:on|via|over|at|through)\s+(?:my\s+)?(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:follow(?:ed)?|add(?:ed)?|adding|friend(?:ed)?|connect(?:ed)?\s+with|find|found|request(?:ed)?\s+to\s+follow)"
-    rf"\s+{_YOU}\s+(?:on|via)\s+(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:follow(?:ed)?|add(?:ed)?|adding|friend(?:ed)?|connect(?:ed)?\s+with|find|found|request(?:ed)?\s+to\s+follow|"
+    r"dm|message|msg|tag(?:ged)?)"
+    rf"\s+{_YOU}\s+(?:\S+\s+){{0,3}}?(?:on|via|in)\s+(?:my\s+|your\s+|a\s+)?(?:{_SOCIAL_APPS})\b",
     rf"\b(?:sent|send|sending)\s+{_YOU}\s+a\s+(?:friend|follow)\s+request\b",
     r"\baccept\s+my\s+(?:friend|follow)\s+request\b",
     rf"\bmy\s+(?:{_SOCIAL_APPS})\s*(?:handle|username|user\s+name|page|account|profile|id)?\s*(?:is|:)\s*(?:{_HANDLE})",
     rf"(?:{_SOLICIT})\s*(?:{_SOCIAL_APPS})\b",
     rf"\b(?:be|become|stay)\s+friends\s+on\s+(?:{_SOCIAL_APPS})\b",
+    rf"\b(?:let'?s|lets|can\s+we|could\s+we|shall\s+we|should\s+we|we\s+(?:could|can|should))\s+(?:\S+\s+){{0,2}}?"
+    r"(?:connect|follow\s+each\s+other|talk|chat|keep\s+in\s+touch|stay\s+in\s+touch)\s+(?:on|via|over)\s+"
+    rf"(?:{_SOCIAL_APPS})\b",
     rf"\b(?:follow|like|subscribe\s+to|check\s+out)\s+(?:my|our)\s+(?:\S+\s+){{0,2}}?"
     rf"(?:{_SOCIAL_APPS}|page|account|channel|profile)\b",
     r"\bfollow\s+@[a-z0-9_.]{2,}",
@@ -455,6 +478,11 @@ _SOCIAL_CUES = _cues(
 _SOCIAL_TRIGGERS: Final = _word_set(
     "instagram insta ig facebook fb tik tiktok twitter x linked linkedin threads bereal youtube pinterest "
     "reddit bluesky follow request friends like subscribe check"
+)
+#: following or inviting in so many words; social only when the message names a network
+_SOCIAL_INVITE = re.compile(
+    r"\b(?:follow|friend|add|dm|subscribe\s+to)\s+(?:me|us)\b|"
+    r"\b(?:follow(?:ing|ed)?|friend(?:ed)?|add(?:ed|ing)?|tag(?:ged)?|dm|subscribed\s+to)\s+(?:you|u)\b"
 )
 #: invitations that name no app: they count for whichever category the message names (with a handle)
 _FOLLOW_BACK = re.compile(r"\bfollow\s+(?:me\s+)?back\b|\bfollow\s+for\s+follow\b|\bf4f\b")
@@ -476,14 +504,18 @@ _PAYMENT_CUES = _cues(
     rf"\b(?:is|are)\s+(?:{_PAY_APPS})\s+(?:ok|okay|fine|good|alright|cool)\b",
     rf"\b(?:{_PAY_APPS})\s+(?:works|is\s+(?:fine|easier|ok|okay|best))\b",
     rf"\b(?:i|we)\s+(?:also\s+)?(?:take|accept)\s+(?:{_PAY_APPS})\b",
-    rf"\b(?:on|to)\s+my\s+(?:{_PAY_APPS})\b",
+    rf"\b(?:on|to)\s+my\s+(?:personal\s+|business\s+|own\s+)?(?:{_PAY_APPS})\b",
+    r"\b(?:venmo|zelle|paypal|cash\s?app)\s+(?:right\s+now|now|tonight|today|later|instead)\b",
+    r"\b(?:your|ur)\s+(?:bank\s+)?(?:account|routing)\s+(?:number|details|info)\b",
     rf"\b(?:venmo|cash\s?app|paypal|pay\s?pal|zelle)\s*(?:handle|username|id|tag|cashtag)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
     # paying the person rather than the platform
     rf"\bpay\s+(?:{_ME}|{_YOU})\s+(?:directly|direct|personally|privately|outside|off\s+the|under\s+the|back|"
-    rf"(?:with|in|via|by|using)\s+(?:cash|crypto|bitcoin|check|cheque|gift\s+cards?))\b(?!{_ON_PLATFORM})",
+    rf"cash|crypto|bitcoin|(?:with|in|via|by|using)\s+(?:cash|crypto|bitcoin|check|cheque|gift\s+cards?))\b(?!{_ON_PLATFORM})",
     r"\bpay\s+(?:it\s+|the\s+\S+\s+)?(?:directly|privately|personally)\s+to\s+me\b",
     r"\b(?:made|make|write)\s+(?:it\s+)?out\s+to\s+me\b",
     r"\bsend\s+(?:the\s+)?payment\s+directly\b",
+    rf"\b(?:give|hand|bring)\s+{_YOU}\s+(?:the\s+)?(?:cash|money|payment|check|cheque)\b",
+    r"\b(?:transfer|wire|send|deposit)\b(?:\s+\S+){0,5}?\s+(?:to|into)\s+your\s+(?:bank|account|checking|savings)\b",
     # bank details
     r"\brouting\s*(?:number|no\.?|#|and\s+account)?\b|\baccount\s+(?:and|&)\s+routing\b|\bsort\s+code\b|"
     r"\bswift\s*(?:code)?\s*:|\biban\b",
@@ -495,9 +527,12 @@ _PAYMENT_CUES = _cues(
 #: every payment cue above contains one of these words
 _PAYMENT_TRIGGERS: Final = _word_set(
     "venmo cash cashapp paypal pal zelle apple google gpay western moneygram crypto bitcoin btc ethereum "
-    "eth usdt usdc pay send transfer wire tip routing sort swift iban bank deposit wallet out payment "
+    "eth usdt usdc pay send transfer wire tip routing sort swift iban bank deposit wallet out payment give hand bring "
     "cashtag"
 )
+#: money handed to the person: "mail a check directly to me" (only where the message is about money)
+_TO_ME_DIRECTLY = re.compile(r"\b(?:directly|straight|personally)\s+to\s+me\b")
+_MONEY_NOUNS: Final = _word_set("pay paying payment check cheque cash money fee fees balance copay invoice rate")
 _BANK_ACCOUNT_NUMBER = re.compile(
     r"(?<!patient\s)(?<!member\s)(?<!portal\s)\b(?:account|acct)\s*(?:number|no\.?|#)?\s*:?\s*\d[\d -]{5,}\d"
 )
@@ -566,6 +601,20 @@ def _contact(message: _Message, config: MessageFlagConfig) -> bool:
     return _names_app_with_handle(message, _CONTACT_APP_WORD)
 
 
+#: words that stand before a spoken "at" as ordinary English ("I was at target dot com"), never as a mailbox
+_NOT_A_MAILBOX: Final = _word_set(
+    "i was were is am are be been being me it them him her us you we they stuff things up out online shopping "
+    "that this there here something anything everything sale deals look looked looking ordered bought buy get "
+    "got one ones go went"
+)
+
+
+def _mailbox(match: re.Match[str]) -> bool:
+    """The spoken local part is a name-like token, not a function word."""
+    local = match.group(0).split(None, 1)[0]
+    return local not in _NOT_A_MAILBOX
+
+
 def _has_email(message: _Message, config: MessageFlagConfig) -> bool:
     plain, symbolic = message.plain, message.symbolic
     if "@" in symbolic:
@@ -575,11 +624,11 @@ def _has_email(message: _Message, config: MessageFlagConfig) -> bool:
     if " at " not in symbolic:
         return False
     for match in _SPOKEN_AT_PROVIDER.finditer(symbolic):
-        if "." in match.group(1) or _EMAIL_CUE.search(plain):
+        if _mailbox(match) and ("." in match.group(1) or _EMAIL_CUE.search(plain)):
             return True
-    if "dot" in plain and _SPOKEN_DOT_WORD.search(plain):
+    if "dot" in plain and _SPOKEN_DOT_WORD.search(plain) and _EMAIL_CUE.search(plain):
         for match in _SPOKEN_AT_DOMAIN.finditer(symbolic):
-            if not config.is_platform_host(match.group(1)):
+            if _mailbox(match) and not config.is_platform_host(match.group(1)):
                 return True
     return False
 
@@ -600,12 +649,16 @@ def _names_app_with_handle(message: _Message, app_word: re.Pattern[str]) -> bool
 def _social(message: _Message) -> bool:
     if message.words & _SOCIAL_TRIGGERS and _any_affirmed(_SOCIAL_CUES, message.plain):
         return True
+    if message.words & _SOCIAL_TRIGGERS and _any_affirmed(_SOCIAL_INVITE, message.plain):
+        return _SOCIAL_APP_WORD.search(message.plain) is not None
     return _names_app_with_handle(message, _SOCIAL_APP_WORD)
 
 
 def _payment(message: _Message) -> bool:
     plain = message.plain
     if message.words & _PAYMENT_TRIGGERS and _any_affirmed(_PAYMENT_CUES, plain):
+        return True
+    if message.words & _MONEY_NOUNS and _any_affirmed(_TO_ME_DIRECTLY, plain):
         return True
     if "$" in plain and _CASHTAG.search(plain):
         return True
