@@ -67,10 +67,15 @@ def settings_of(service: str) -> SettingsInfo:
     assert len(classes) == 1, f"{module.__name__} must define exactly one ServiceSettings subclass, found {classes}"
     cls = classes[0]
     fields = cls.model_fields
+
+    def env_name(name: str, info: Any) -> str:
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        return (alias or name).upper()  # case_sensitive=False: the variable is the upper-cased name or alias
+
     return SettingsInfo(
         cls_name=cls.__name__,
-        names=frozenset(name.upper() for name in fields),
-        required=frozenset(name.upper() for name, info in fields.items() if info.is_required()),
+        names=frozenset(env_name(name, info) for name, info in fields.items()),
+        required=frozenset(env_name(name, info) for name, info in fields.items() if info.is_required()),
     )
 
 

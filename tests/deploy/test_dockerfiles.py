@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -112,6 +113,40 @@ def test_dockerfile_env_names_are_settings(deploy: Any, rapport_service: str) ->
     assert candidates, "expected HTTP_HOST/HTTP_PORT in the runtime stage"
     unknown = candidates - deploy.settings_of(rapport_service).names
     assert not unknown, f"ENV {sorted(unknown)} are not settings of {rapport_service}"
+
+
+def test_exec_forms_are_json_and_inline_python_compiles(deploy: Any) -> None:
+    """Exec forms must be JSON (else Docker silently runs a shell form); inline ``python -c`` must compile."""
+    problems = []
+    for _name, dockerfile, _context in _built_images(deploy):
+        instructions, _ = deploy.parse_dockerfile(dockerfile)
+        for ins in instructions:
+            args = ins.args
+            if ins.keyword == "HEALTHCHECK":
+                args = args.split("CMD", 1)[1].strip() if "CMD" in args else ""
+            if ins.keyword not in ("ENTRYPOINT", "CMD", "HEALTHCHECK") or not args.startswith("["):
+                continue
+            try:
+                argv = json.loads(args)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{dockerfile.name}:{ins.line}: {ins.keyword} is not a JSON array: {exc}")
+                continue
+            problems += _inline_python_problems(argv, f"{dockerfile.name}:{ins.line}")
+    for three in (False, True):
+        for name, svc in deploy.compose_config(three)["services"].items():
+            test = (svc.get("healthcheck") or {}).get("test")
+            if isinstance(test, list) and test and test[0] == "CMD":
+                problems += _inline_python_problems(test[1:], f"compose {name} healthcheck")
+    assert not problems, "\n".join(problems)
+
+
+def _inline_python_problems(argv: list[str], where: str) -> list[str]:
+    if len(argv) >= 3 and argv[0] in ("python", "python3") and argv[1] == "-c":
+        try:
+            compile(argv[2], where, "exec")
+        except SyntaxError as exc:
+            return [f"{where}: python -c does not compile: {exc}"]
+    return []
 
 
 @pytest.mark.parametrize(
