@@ -10,7 +10,9 @@ from rapport_common.events.session import SessionOverrun
 from rapport_session.clock import ManualClock
 
 
-async def test_overrun_reports_every_15_minutes_and_survives_a_restart(make_service: Any, session_db_factory: Any) -> None:
+async def test_overrun_reports_every_15_minutes_and_survives_a_restart(
+    make_service: Any, session_db_factory: Any
+) -> None:
     database = await session_db_factory()
     clock = ManualClock(datetime(2031, 5, 5, 8, 0, tzinfo=UTC))
     async with make_service(database, clock) as first:
@@ -20,7 +22,9 @@ async def test_overrun_reports_every_15_minutes_and_survives_a_restart(make_serv
         clock.advance(timedelta(hours=1))
         joined = await first.http.post(f"/sessions/{booked['session_id']}/join", headers=first.as_client(client))
         assert joined.status_code == 200
-        started = await first.http.post(f"/sessions/{booked['session_id']}/start", headers=first.as_clinician(clinician))
+        started = await first.http.post(
+            f"/sessions/{booked['session_id']}/start", headers=first.as_clinician(clinician)
+        )
         assert started.status_code == 200
         assert first.types(await first.events.wait_for(client, 3)) == [
             "session.scheduled",

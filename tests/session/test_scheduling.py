@@ -54,7 +54,10 @@ async def test_reschedule_emits_scheduled_again_with_the_new_times(svc: Any) -> 
     new_start = svc.clock.now() + timedelta(days=4)
     response = await svc.http.post(
         f"/sessions/{booked['session_id']}/reschedule",
-        json={"scheduled_start": new_start.isoformat(), "scheduled_end": (new_start + timedelta(minutes=45)).isoformat()},
+        json={
+            "scheduled_start": new_start.isoformat(),
+            "scheduled_end": (new_start + timedelta(minutes=45)).isoformat(),
+        },
         headers=svc.as_client(client),
     )
     assert response.status_code == 200, response.text
@@ -98,7 +101,9 @@ async def test_no_no_show_when_the_client_joined(svc: Any) -> None:
     client, clinician = await svc.pair()
     booked = await svc.schedule(client, clinician, start_in=timedelta(hours=3))
     svc.clock.advance(timedelta(hours=3, minutes=5))
-    assert (await svc.http.post(f"/sessions/{booked['session_id']}/join", headers=svc.as_client(client))).status_code == 200
+    assert (
+        await svc.http.post(f"/sessions/{booked['session_id']}/join", headers=svc.as_client(client))
+    ).status_code == 200
     svc.clock.advance(timedelta(minutes=20))
     await _timer_tick(svc)
     events = await svc.events.wait_for(client, 2)
