@@ -54,9 +54,11 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Kafka and PostgreSQL for the whole session, started on first use and stopped at the end."""
     stack = infra_module.start_infra()
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(stack.describe())
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None:  # printed once, past output capture, so every run says which mode it used
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line("")
+            reporter.write_line(stack.describe())
     try:
         yield stack
     finally:
