@@ -83,6 +83,8 @@ def decode_event(value: bytes | None, headers: Headers | None = None) -> Any:
         event = ANY_EVENT_ADAPTER.validate_json(value)
     except ValidationError as exc:
         raise _decode_error(exc) from None
+    if "specversion" not in event.model_fields_set:  # the default serves events built in code, not records
+        raise EventDecodeError("invalid-field", "specversion", "Field required")
     if event.traceparent is None:
         traceparent = header_value(headers, "traceparent")
         if traceparent:

@@ -25,7 +25,7 @@ class CloudEvent(BaseModel, Generic[PayloadT]):
     #: the Kafka topic this event type belongs to; set by each concrete subclass
     topic: ClassVar[str]
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version; required on the wire")
     id: NonEmptyStr = Field(description="unique event id (UUID string); consumers deduplicate on it")
     source: NonEmptyStr = Field(description="producing service, e.g. /rapport/session")
     type: str
@@ -55,6 +55,7 @@ def new_event(
     """Build a new event of ``event_cls`` with a fresh UUID id and the contract's dataschema."""
     event_type = event_cls.event_type()
     return event_cls(
+        specversion="1.0",
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=event_type,

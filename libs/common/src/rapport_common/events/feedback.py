@@ -42,9 +42,7 @@ class SrsItems(Payload):
     overall: ScaleItem
 
     def total_tenths(self) -> int:
-        return sum(
-            tenths(v) for v in (self.relationship, self.goals_topics, self.approach_method, self.overall)
-        )
+        return sum(tenths(v) for v in (self.relationship, self.goals_topics, self.approach_method, self.overall))
 
 
 class OrsItems(Payload):

@@ -69,6 +69,9 @@ class SessionEndedData(SessionData):
     scheduled_end: AwareDatetime
     ended_by: NonEmptyStr
 
+    _ended_after_start = field_validator("ended_at")(must_follow("started_at"))
+    _scheduled_order = field_validator("scheduled_end")(must_follow("scheduled_start"))
+
 
 class SessionCancelledData(SessionData):
     scheduled_start: AwareDatetime
