@@ -32,6 +32,14 @@ from rapport_common.auth import issue_token
 SECRET = "bench-secret-that-is-at-least-32-bytes-long"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc): what the server itself spent, whatever
+    else the machine is doing, so a shared, loaded machine still yields a comparable per-request cost."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     name: str
@@ -39,13 +47,15 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu_s: float = 0.0
 
     def line(self) -> str:
         lat = sorted(self.latencies_ms)
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
         return (
             f"{self.name:<22} {self.count / self.seconds:8.0f} req/s   p50 {p(0.50):6.1f} ms   "
-            f"p99 {p(0.99):6.1f} ms   max {lat[-1] if lat else 0:6.1f} ms   n={self.count} errors={self.errors}"
+            f"p99 {p(0.99):6.1f} ms   max {lat[-1] if lat else 0:6.1f} ms   n={self.count} errors={self.errors}   "
+            f"server CPU {1000 * self.server_cpu_s / max(1, self.count):.2f} ms/req"
         )
 
 
@@ -79,7 +89,14 @@ async def wait_ready(base: str, timeout_s: float = 60) -> None:
 
 
 async def drive(
-    base: str, name: str, make: Callable[[httpx.AsyncClient], object], *, concurrency: int, duration_s: float, ok: int
+    base: str,
+    name: str,
+    make: Callable[[httpx.AsyncClient], object],
+    *,
+    concurrency: int,
+    duration_s: float,
+    ok: int,
+    server_pid: int,
 ) -> Result:
     latencies: list[float] = []
     errors = 0
@@ -97,10 +114,10 @@ async def drive(
                 if response.status_code != ok:
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(server_pid)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return Result(name, len(latencies), errors, elapsed, latencies)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(server_pid) - cpu_before
+    return Result(name, len(latencies), errors, elapsed, latencies, cpu)
 
 
 async def main() -> None:
@@ -141,12 +158,26 @@ async def main() -> None:
             body = {"age_band": "adult", "timezone": "Europe/Berlin"}
             return await http.post("/clients", json=body, headers=headers | extra)
 
-        await drive(base, "warm-up", register, concurrency=args.concurrency, duration_s=1.0, ok=201)
+        await drive(
+            base, "warm-up", register, concurrency=args.concurrency, duration_s=1.0, ok=201, server_pid=server.pid
+        )
         health = await drive(
-            base, "GET /healthz", healthz, concurrency=args.concurrency, duration_s=args.duration, ok=200
+            base,
+            "GET /healthz",
+            healthz,
+            concurrency=args.concurrency,
+            duration_s=args.duration,
+            ok=200,
+            server_pid=server.pid,
         )
         clients = await drive(
-            base, "POST /clients", register, concurrency=args.concurrency, duration_s=args.duration, ok=201
+            base,
+            "POST /clients",
+            register,
+            concurrency=args.concurrency,
+            duration_s=args.duration,
+            ok=201,
+            server_pid=server.pid,
         )
 
         drained_at = time.perf_counter()
@@ -173,6 +204,7 @@ async def main() -> None:
             f"outbox: {registered} clients registered, {published} events published, {pending} pending "
             f"({drain_s:.2f} s after the load stopped)"
         )
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(
             f"median latency ratio registration/healthz: "
             f"{statistics.median(clients.latencies_ms) / statistics.median(health.latencies_ms):.1f}x"
