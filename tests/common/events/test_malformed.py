@@ -73,6 +73,13 @@ CASES = [
     Case("unknown-type", changed(SRS, "type", "rapport.feedback.srs-submitted.v2"), "unknown-type", "type"),
     Case("missing-type", changed(SRS, "type", DELETE), "unknown-type", "type"),
     Case("specversion-0.3", changed(SRS, "specversion", "0.3"), "invalid-field", "specversion"),
+    Case("missing-specversion", changed(SRS, "specversion", DELETE), "invalid-field", "specversion"),
+    Case(
+        "ended-before-started",
+        changed("rapport.session.ended", "data.ended_at", "2000-01-01T00:00:00+00:00"),
+        "invalid-field",
+        "data.ended_at",
+    ),
     Case("naive-time", changed(SRS, "time", "2025-03-03T15:48:00"), "invalid-field", "time"),
     Case("epoch-time", changed(SRS, "time", 1741016880), "invalid-field", "time"),
     Case("missing-subject", changed(SRS, "subject", DELETE), "invalid-field", "subject"),
