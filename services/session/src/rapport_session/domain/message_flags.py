@@ -250,13 +250,17 @@ _MAIL_PROVIDERS = (
     r"gmail|googlemail|yahoo|ymail|hotmail|outlook|icloud|aol|protonmail|proton|gmx|fastmail|zoho|mail|"
     r"comcast|verizon|att|sbcglobal|msn|live"
 )
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+-]*@([a-z0-9-]+(?:\.[a-z0-9-]+)*\.([a-z]{2,}))\b")
+# Every pattern below starts only at a token boundary and bounds its repetitions (RFC 5321 sizes), so
+# no input can make it backtrack quadratically ("a." * 2000 stays linear).
+_LOCAL_PART = r"(?<![a-z0-9._%+-])[a-z0-9][a-z0-9._%+-]{0,63}"
+_LABEL = r"[a-z0-9-]{1,63}"
+_EMAIL = re.compile(rf"{_LOCAL_PART}@({_LABEL}(?:\.{_LABEL}){{0,8}}\.([a-z]{{2,24}}))\b")
 #: "name at gmail.com" / "name at gmail" (spoken at: only with a mail provider, so "at amazon.com" stays quiet)
 _SPOKEN_AT_PROVIDER = re.compile(
-    rf"[a-z0-9][a-z0-9._%+-]*\s+at\s+((?:{_MAIL_PROVIDERS})(?:\.(?:[a-z]{{2,}}))*)(?![a-z0-9@-])"
+    rf"{_LOCAL_PART}\s+at\s+((?:{_MAIL_PROVIDERS})(?:\.[a-z]{{2,24}}){{0,3}})(?![a-z0-9@-])"
 )
 #: "name at example dot com" became "name at example.com" in the symbolic view; a spoken dot proves intent
-_SPOKEN_AT_DOMAIN = re.compile(rf"[a-z0-9][a-z0-9._%+-]*\s+at\s+([a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{_TLDS}))\b")
+_SPOKEN_AT_DOMAIN = re.compile(rf"{_LOCAL_PART}\s+at\s+({_LABEL}(?:\.{_LABEL}){{0,8}}\.(?:{_TLDS}))\b")
 _EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail|address|inbox|reach|write|contact|send)")
 _SPOKEN_DOT_WORD = re.compile(r"(?:\bdot\b|[(\[{<]\s*dot\s*[)\]}>])")
 
@@ -264,7 +268,7 @@ _SPOKEN_DOT_WORD = re.compile(r"(?:\bdot\b|[(\[{<]\s*dot\s*[)\]}>])")
 _SPACED_DOT_TLD = re.compile(rf"(?<=[a-z0-9])\s+\.\s+(?=(?:{_TLDS})\b)")
 _URL_HINT = re.compile(r"[a-z0-9]\.[a-z]|://")
 _URL = re.compile(
-    rf"(?:https?://|www\.)[^\s<>\"')]+|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"')]*)?",
+    rf"(?:https?://|www\.)[^\s<>\"')]+|(?<![a-z0-9.-])(?:{_LABEL}\.){{1,8}}(?:{_TLDS})\b(?:/[^\s<>\"')]*)?",
 )
 
 
@@ -386,7 +390,7 @@ _ME = r"(?:me|us)"
 _YOU = r"(?:you|u|ya)"
 _VIA = r"(?:on|via|over|through|thru|at|in|using|with)"
 #: a handle-like token: has a digit, dot, underscore, hash or @ in it (plain words like "private" are not)
-_HANDLE = r"@?(?=[a-z0-9._#@:-]*[0-9._#@])[a-z0-9][a-z0-9._#:-]{2,}|@[a-z0-9._-]{2,}"
+_HANDLE = r"@?(?=[a-z0-9._#@:-]{0,40}[0-9._#@])[a-z0-9][a-z0-9._#:-]{2,40}|@[a-z0-9._-]{2,40}"
 _ON_PLATFORM = (
     r"\s+(?:in|on|through|thru|via|inside|within|here\s+in|here\s+on)\s+(?:the\s+|this\s+)?"
     r"(?:app|portal|platform|rapport|chat)\b"
@@ -506,6 +510,7 @@ _PAYMENT_CUES = _cues(
     rf"\b(?:i|we)\s+(?:also\s+)?(?:take|accept)\s+(?:{_PAY_APPS})\b",
     rf"\b(?:on|to)\s+my\s+(?:personal\s+|business\s+|own\s+)?(?:{_PAY_APPS})\b",
     r"\b(?:venmo|zelle|paypal|cash\s?app)\s+(?:right\s+now|now|tonight|today|later|instead)\b",
+    r"\b(?:venmo|zelle|paypal|cash\s?app)\s*(?:[:(-]\s*)?[@$][a-z0-9]",
     r"\b(?:your|ur)\s+(?:bank\s+)?(?:account|routing)\s+(?:number|details|info)\b",
     rf"\b(?:venmo|cash\s?app|paypal|pay\s?pal|zelle)\s*(?:handle|username|id|tag|cashtag)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
     # paying the person rather than the platform
