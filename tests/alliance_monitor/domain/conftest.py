@@ -433,6 +433,12 @@ def monitor(make_monitor: Callable[..., Monitor]) -> Monitor:
 
 
 @pytest.fixture
+def new_monitor() -> type[Monitor]:
+    """The Monitor class, for tests that need many fresh monitors (property tests)."""
+    return Monitor
+
+
+@pytest.fixture
 def bare_monitor() -> Monitor:
     """A monitor that knows nothing yet: no consents, no clinician."""
     return Monitor()
