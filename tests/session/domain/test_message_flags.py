@@ -101,6 +101,10 @@ def test_email_addresses_plain_and_obfuscated(text: str) -> None:
         "what's your personal number?",
         "what's the best number to reach you at?",
         "I'd feel safer talking on telegram",
+        "do you have a personal email?",
+        "I'll send you my cell later",
+        "sending u a whatsapp now",
+        "could we switch to a phone call instead",
     ],
 )
 def test_messaging_apps_links_and_phone_cues(text: str) -> None:
@@ -129,6 +133,10 @@ def test_messaging_apps_links_and_phone_cues(text: str) -> None:
         "btc: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
         "0x32Be343B94f860124dC4fEe278FDCBD38C102D88",
         "I'll wire it to your bank account",
+        "I'll e-transfer you tonight",
+        "can I give you the cash on Friday?",
+        "the fee is $60, please mail a check directly to me",
+        "I'll paypal it tonight, my paypal is in my bio",
     ],
 )
 def test_payment_requests(text: str) -> None:
@@ -151,6 +159,8 @@ def test_payment_requests(text: str) -> None:
         "I just followed you on instagram",
         "follow me back on x",
         "subscribe to my youtube channel",
+        "just sent a follow request on insta",
+        "can I like your page on facebook?",
     ],
 )
 def test_social_media_invitations(text: str) -> None:

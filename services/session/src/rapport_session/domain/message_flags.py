@@ -442,6 +442,13 @@ _CONTACT_CUES = _cues(
     r"send\s+me|share)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|real\s+|home\s+)?"
     r"(?:cell|phone|mobile|number|email|e-mail|whatsapp)\b(?!\s+(?:policy|policies|hours|settings))",
     rf"\bcan\s+i\s+(?:text|txt)\s+{_YOU}\b(?!{_ON_PLATFORM}|\s+here\b)",
+    # asking for, or offering, a number or address: "do you have a work cell?", "I'll give you my number"
+    rf"(?:{_SOLICIT})\s*(?:work\s+|personal\s+|private\s+|home\s+|own\s+|cell\s+)?(?:cell|mobile|phone\s+number|"
+    r"number|email|e-mail)\b(?!\s+(?:for|policy|policies|hours|settings))",
+    rf"\b(?:give|send|text|dm|share|leave)\s+{_YOU}\s+my\s+(?:personal\s+|private\s+|cell\s+|home\s+|work\s+)?"
+    r"(?:number|cell|phone|email|e-mail)\b",
+    rf"\b(?:send|sending)\s+{_YOU}\s+an?\s+(?:{_CONTACT_APPS})\b",
+    rf"{_ASK_TO_MOVE}\s+(?:\S+\s+){{0,3}}?(?:to|do|have)\s+(?:a\s+)?(?:regular\s+|normal\s+)?phone\s+calls?\b",
     rf"\b(?:number|cell|phone|email)\s+to\s+(?:reach|call|text|contact)\s+{_YOU}\b",
     rf"\b(?:reach|contact|call|text|message|talk\s+to)\s+(?:{_YOU}|me)\b(?:\s+\S+){{0,3}}?\s+outside\s+(?:of\s+)?"
     r"(?:the|this)\s+(?:app|platform|portal)\b",
@@ -471,7 +478,7 @@ _SOCIAL_CUES = _cues(
     rf"\b(?:let'?s|lets|can\s+we|could\s+we|shall\s+we|should\s+we|we\s+(?:could|can|should))\s+(?:\S+\s+){{0,2}}?"
     r"(?:connect|follow\s+each\s+other|talk|chat|keep\s+in\s+touch|stay\s+in\s+touch)\s+(?:on|via|over)\s+"
     rf"(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:follow|like|subscribe\s+to|check\s+out)\s+(?:my|our)\s+(?:\S+\s+){{0,2}}?"
+    rf"\b(?:follow|like|subscribe\s+to|check\s+out)\s+(?:my|our|your)\s+(?:\S+\s+){{0,2}}?"
     rf"(?:{_SOCIAL_APPS}|page|account|channel|profile)\b",
     r"\bfollow\s+@[a-z0-9_.]{2,}",
     r"\b(?:instagram|insta|facebook|tik\s?tok|twitter|linked\s?in|threads|youtube)\s*(?:handle|username|page)?\s*"
@@ -485,6 +492,7 @@ _SOCIAL_TRIGGERS: Final = _word_set(
 )
 #: following or inviting in so many words; social only when the message names a network
 _SOCIAL_INVITE = re.compile(
+    r"\b(?:sent|send|sending)\s+an?\s+(?:friend|follow)\s+request\b|"
     r"\b(?:follow|friend|add|dm|subscribe\s+to)\s+(?:me|us)\b|"
     r"\b(?:follow(?:ing|ed)?|friend(?:ed)?|add(?:ed|ing)?|tag(?:ged)?|dm|subscribed\s+to)\s+(?:you|u)\b"
 )
@@ -520,6 +528,8 @@ _PAYMENT_CUES = _cues(
     r"\b(?:made|make|write)\s+(?:it\s+)?out\s+to\s+me\b",
     r"\bsend\s+(?:the\s+)?payment\s+directly\b",
     rf"\b(?:give|hand|bring)\s+{_YOU}\s+(?:the\s+)?(?:cash|money|payment|check|cheque)\b",
+    rf"\be-?transfer\s+(?:{_YOU}|it|the)\b|\binterac\b",
+    r"\bgift\s+cards?\b(?:\s+\S+){0,3}?\s+(?:as\s+)?payment\b",
     r"\b(?:transfer|wire|send|deposit)\b(?:\s+\S+){0,5}?\s+(?:to|into)\s+your\s+(?:bank|account|checking|savings)\b",
     # bank details
     r"\brouting\s*(?:number|no\.?|#|and\s+account)?\b|\baccount\s+(?:and|&)\s+routing\b|\bsort\s+code\b|"
@@ -533,7 +543,7 @@ _PAYMENT_CUES = _cues(
 _PAYMENT_TRIGGERS: Final = _word_set(
     "venmo cash cashapp paypal pal zelle apple google gpay western moneygram crypto bitcoin btc ethereum "
     "eth usdt usdc pay send transfer wire tip routing sort swift iban bank deposit wallet out payment give hand bring "
-    "cashtag"
+    "cashtag interac gift"
 )
 #: money handed to the person: "mail a check directly to me" (only where the message is about money)
 _TO_ME_DIRECTLY = re.compile(r"\b(?:directly|straight|personally)\s+to\s+me\b")
