@@ -109,3 +109,13 @@ def decide(client: ClientState | None, event: CloudEvent[Any], *, hold_expired: 
     if not missing:
         return COVERED
     return ConsentDecision("not-covered" if hold_expired else "unknown-yet", missing)
+
+
+def analysable(event: CloudEvent[Any], decision: ConsentDecision) -> CloudEvent[Any] | None:
+    """What the rules may see of ``event``: nothing when its analysis scope is missing, and a message
+    without its flags when ``message-scanning`` is (its time is still covered by telehealth-treatment)."""
+    if analysis_scope(event) in decision.missing:
+        return None
+    if isinstance(event, MessageSent) and "message-scanning" in decision.missing:
+        return event.model_copy(update={"data": event.data.model_copy(update={"flags": []})})
+    return event

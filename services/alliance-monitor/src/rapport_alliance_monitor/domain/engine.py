@@ -17,14 +17,13 @@ from typing import Any
 
 from rapport_alliance_monitor.domain.alerts import AlertDecision
 from rapport_alliance_monitor.domain.config import RulesConfig
-from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysis_scope
+from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysable
 from rapport_alliance_monitor.domain.rules import consent_violation, rules_for
 from rapport_alliance_monitor.domain.state import ClientState, Facts, MonitorState, PairState
 from rapport_alliance_monitor.domain.transitions import record_client_event, record_clinician, record_pair_event
 from rapport_common.events import consent, feedback, intake, session
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.intake import ClinicianRegistered
-from rapport_common.events.session import MessageSent
 
 _CLIENT_TOPICS = frozenset({intake.TOPIC, consent.TOPIC})
 _PAIR_TOPICS = frozenset({session.TOPIC, feedback.TOPIC})
@@ -90,15 +89,14 @@ def _evaluate_pair(
     decisions: list[AlertDecision] = []
     if config.enabled("consent-violation"):
         decisions += consent_violation(pair, event, config, consent_decision)
-    if analysis_scope(event) in consent_decision.missing:
+    visible = analysable(event, consent_decision)
+    if visible is None:
         # not covered: nothing else is analysed, nothing of it is kept
         return EvaluationResult(replace(state, client=client, pair=pair.with_decisions(decisions)), tuple(decisions))
-    if "message-scanning" in consent_decision.missing and isinstance(event, MessageSent):
-        event = event.model_copy(update={"data": event.data.model_copy(update={"flags": []})})
 
-    facts = record_pair_event(Facts(client=client, pair=pair, clinician=state.clinician), event, config)
-    for rule_id, rule in rules_for(event):
+    facts = record_pair_event(Facts(client=client, pair=pair, clinician=state.clinician), visible, config)
+    for rule_id, rule in rules_for(visible):
         if config.enabled(rule_id):
-            decisions += rule(facts, event, config)
+            decisions += rule(facts, visible, config)
     new_state = replace(state, client=facts.client, pair=facts.pair.with_decisions(decisions))
     return EvaluationResult(new_state, tuple(decisions))

@@ -229,6 +229,9 @@ class PairState(StateModel):
 
     def with_decisions(self, decisions: Iterable[AlertDecision]) -> PairState:
         """Books what was decided: condition alerts open/grow/close, per-session rules mark their session."""
+        decisions = tuple(decisions)
+        if not decisions:
+            return self
         open_alerts = list(self.open_alerts)
         session_alerts = list(self.session_alerts)
         for decision in decisions:

@@ -32,7 +32,8 @@ def withdrawal_telemetry(facts: Facts, event: SessionTelemetry, config: RulesCon
     """Over the session's windows ending within the lookback: low camera or talk share, or a long silence.
 
     The lookback is ``(window_end - lookback, window_end]`` of the window that just arrived, so ten
-    one-minute windows make exactly ten minutes.
+    one-minute windows make exactly ten minutes. ``min_windows`` applies to the means; one window with a
+    long silence is enough on its own.
     """
     rules, data = config.telemetry, event.data
     horizon = data.window_end - timedelta(minutes=rules.lookback_minutes)
