@@ -14,6 +14,8 @@ How it works, in three views of one message:
   times, doses, scores and ids stay quiet.
 - the original text, case kept, for crypto addresses (base58 is case-sensitive).
 Published numbers and the platform's domains come from :class:`MessageFlagConfig` and are never flagged.
+Structured data (numbers, addresses, links, bank and crypto details) is found here; the invitation
+phrases live in :mod:`rapport_session.domain.message_cues`.
 
 Labelling convention (also used by the labelled set): an e-mail address or phone number is contact; a
 payment app, bank detail or crypto address is payment; social networks (Instagram, Facebook, TikTok,
@@ -32,6 +34,7 @@ from typing import Final, TypeAlias
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from rapport_common.events.session import MessageFlag
+from rapport_session.domain import message_cues as cues
 
 Flag: TypeAlias = MessageFlag
 OFF_PLATFORM_CONTACT: Final[Flag] = "off-platform-contact"
@@ -49,10 +52,6 @@ US_CRISIS_LINES: Final = frozenset(
         "1-800-656-4673",  # RAINN
     }
 )
-
-
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
 
 
 def phone_key(number: str) -> str:
@@ -340,15 +339,20 @@ _HOSTS: Final[dict[str, _Host]] = {
     ),
 }
 #: first path segments that are content (a post, a video), not a profile to follow
-_CONTENT_PATHS: Final = _word_set(
+_CONTENT_PATHS: Final = cues.word_set(
     "p reel reels stories explore watch share posts status hashtag tag search about help legal privacy "
     "login video videos photo photos events story shorts playlist results marketplace pulse news jobs i "
     "intent home notifications messages settings"
 )
 
 
+_SCHEME = re.compile(r"^https?://")
+_PATH_SEPARATOR = re.compile(r"[/?#]")
+
+
 def _host_flag(url: str, config: MessageFlagConfig) -> Flag | None:
-    without_scheme = re.sub(r"^(?:https?://)", "", url)
+    """The flag a link carries: off-platform hosts by name, social networks only for a profile or group."""
+    without_scheme = _SCHEME.sub("", url)
     host, _, path = without_scheme.partition("/")
     host = host.removeprefix("www.").split(":", 1)[0].rstrip(".,;!?")
     if config.is_platform_host(host):
@@ -360,7 +364,7 @@ def _host_flag(url: str, config: MessageFlagConfig) -> Flag | None:
             continue
         if not known.profiles_only:
             return known.flag
-        segments = [s for s in re.split(r"[/?#]", path) if s]
+        segments = [s for s in _PATH_SEPARATOR.split(path) if s]
         if segments and (segments[0].startswith("@") or segments[0] in ("in", "c", "channel", "user", "groups")):
             return known.flag  # tiktok/@x, linkedin/in/x, youtube/@x, facebook/groups/x: a place to join
         if len(segments) == 1 and segments[0].rstrip(".,;!?") not in _CONTENT_PATHS:
@@ -369,185 +373,6 @@ def _host_flag(url: str, config: MessageFlagConfig) -> Flag | None:
     return None
 
 
-# --------------------------------------------------------------------------------------------------
-# cue phrases: invitations, solicitations, payment requests
-# --------------------------------------------------------------------------------------------------
-
-_CONTACT_APPS = (
-    r"whats\s?app|signal|telegram|snap(?:chat)?|we\s?chat|weixin|skype|zoom|google\s+meet|face\s?time|discord|"
-    r"viber|kik|imessage|messenger|microsoft\s+teams|webex"
-)
-#: apps used as verbs ("whatsapp me"); "signal me", "zoom me" are ordinary English
-_CONTACT_VERBS = r"whats\s?app|snap(?:chat)?|skype|face\s?time|telegram|we\s?chat|viber|imessage"
-_SOCIAL_APPS = (
-    r"instagram|insta|ig|facebook|fb|tik\s?tok|twitter|x|linked\s?in|threads|bereal|youtube|pinterest|reddit|bluesky"
-)
-_PAY_APPS = (
-    r"venmo|cash\s?app|paypal|pay\s?pal|zelle|apple\s+cash|apple\s+pay|google\s+pay|gpay|western\s+union|"
-    r"moneygram|crypto|bitcoin|btc|ethereum|eth|usdt|usdc"
-)
-_ME = r"(?:me|us)"
-_YOU = r"(?:you|u|ya)"
-_VIA = r"(?:on|via|over|through|thru|at|in|using|with)"
-#: a handle-like token: has a digit, dot, underscore, hash or @ in it (plain words like "private" are not)
-_HANDLE = r"@?(?=[a-z0-9._#@:-]{0,40}[0-9._#@])[a-z0-9][a-z0-9._#:-]{2,40}|@[a-z0-9._-]{2,40}"
-_ON_PLATFORM = (
-    r"\s+(?:in|on|through|thru|via|inside|within|here\s+in|here\s+on)\s+(?:the\s+|this\s+)?"
-    r"(?:app|portal|platform|rapport|chat)\b"
-)
-_SOLICIT = (
-    rf"\b(?:are|r)\s+{_YOU}\s+on|\b(?:do|d)\s*{_YOU}\s+(?:have|use|do|got|take|accept)\s+(?:a\s+|an\s+)?|"
-    r"\bwhat(?:'s|s|\s+is)\s+your|\byou\s+got\s+(?:a\s+)?"
-)
-_ASK_TO_MOVE = (
-    r"\b(?:let'?s|lets|we\s+(?:could|can|should)|can\s+we|could\s+we|shall\s+we|i'?d\s+rather|prefer\s+to|"
-    r"want\s+to|wanna|how\s+about)"
-)
-
-
-def _cues(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
-
-
-_CONTACT_CUES = _cues(
-    # add me on whatsapp, message me on telegram, hit me up on snap
-    rf"\b(?:add|message|msg|text|txt|dm|pm|call|ping|reach|contact|find|hit|catch|chat\s+with|talk\s+to|write)\s+"
-    rf"{_ME}(?:\s+up)?\s+{_VIA}\s+(?:my\s+)?(?:{_CONTACT_APPS})\b",
-    # ... and the mirror: message you on whatsapp, call you on your mobile
-    rf"\b(?:add|message|msg|text|txt|dm|pm|call|ping|reach|contact|find)\s+{_YOU}\s+(?:on|via|over|through|thru)\s+"
-    rf"(?:my\s+|your\s+)?(?:{_CONTACT_APPS})\b",
-    rf"\bhmu\s+{_VIA}\s+(?:{_CONTACT_APPS})\b",
-    rf"\b(?:{_CONTACT_VERBS})\s+(?:{_ME}|{_YOU})\b",
-    rf"\bmy\s+(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name|number|info|details)\b",
-    rf"\bmy\s+(?:{_CONTACT_APPS})(?:\s+is|\s*:)\s*(?:{_HANDLE})",
-    rf"\b(?:{_CONTACT_APPS})\s*(?:id|handle|username|user\s+name)?\s*(?:is|:)\s*(?:{_HANDLE})",
-    rf"\b(?:i'?m|im|i\s+am)\s+on\s+(?:{_CONTACT_APPS})\s+(?:as\s+)?(?:{_HANDLE})",
-    rf"(?:{_SOLICIT})\s*(?:{_CONTACT_APPS})\b",
-    rf"{_ASK_TO_MOVE}\s+(?:\S+\s+){{0,4}}?(?:on|over|via|to|through|thru|using|use)\s+(?:{_CONTACT_APPS})\b",
-    rf"{_ASK_TO_MOVE}\s+(?:just\s+)?(?:{_CONTACT_VERBS})\b",
-    rf"{_ASK_TO_MOVE}\s+(?:just\s+)?(?:do|have|hop\s+on|jump\s+on|set\s+up)\s+(?:a\s+)?(?:quick\s+)?"
-    rf"(?:{_CONTACT_APPS})\b",
-    rf"\b(?:{_CONTACT_APPS})\s+(?:works|is\s+(?:best|easier|better|fine|ok|okay))\b",
-    rf"\b(?:send|sending|share|here'?s|here\s+is|join|use|click)\s+(?:{_YOU}\s+)?(?:a|the|my|this)?\s*"
-    rf"(?:{_CONTACT_APPS})\s+(?:link|invite|invitation|meeting|room)\b",
-    # phone contact without an app
-    rf"\b(?:text|txt|sms)\s+{_ME}\b(?!{_ON_PLATFORM}|\s+here\b)",
-    rf"\b(?:shoot|send|drop|give)\s+{_ME}\s+a\s+(?:text|txt|call|ring|sms)\b(?!{_ON_PLATFORM})",
-    r"\bcall\s+(?:me|us)\s+(?:on|at)\s+(?:my\s+)?(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|landline|home)\b",
-    r"\b(?:call|text|txt|ring)\s+(?:my|your|ur)\s+(?:personal\s+|private\s+|own\s+)?(?:cell|phone|mobile|number|landline)\b",
-    rf"\b(?:call|text|txt|ring|reach)\s+{_YOU}\s+(?:on|at)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|home\s+)?"
-    r"(?:cell|phone|mobile|number|landline)\b",
-    r"\b(?:reach|contact)\s+me\s+(?:on|at)\s+my\s+(?:personal\s+|private\s+)?(?:cell|phone|mobile|number|email)\b",
-    r"\b(?:what'?s|whats|what\s+is|can\s+i\s+(?:have|get)|could\s+i\s+(?:have|get)|may\s+i\s+have|give\s+me|"
-    r"send\s+me|share)\s+(?:your|ur)\s+(?:personal\s+|private\s+|own\s+|real\s+|home\s+)?"
-    r"(?:cell|phone|mobile|number|email|e-mail|whatsapp)\b(?!\s+(?:policy|policies|hours|settings))",
-    rf"\bcan\s+i\s+(?:text|txt)\s+{_YOU}\b(?!{_ON_PLATFORM}|\s+here\b)",
-    # asking for, or offering, a number or address: "do you have a work cell?", "I'll give you my number"
-    rf"(?:{_SOLICIT})\s*(?:work\s+|personal\s+|private\s+|home\s+|own\s+|cell\s+)?(?:cell|mobile|phone\s+number|"
-    r"number|email|e-mail)\b(?!\s+(?:for|policy|policies|hours|settings))",
-    rf"\b(?:give|send|text|dm|share|leave)\s+{_YOU}\s+my\s+(?:personal\s+|private\s+|cell\s+|home\s+|work\s+)?"
-    r"(?:number|cell|phone|email|e-mail)\b",
-    rf"\b(?:send|sending)\s+{_YOU}\s+an?\s+(?:{_CONTACT_APPS})\b",
-    rf"{_ASK_TO_MOVE}\s+(?:\S+\s+){{0,3}}?(?:to|do|have)\s+(?:a\s+)?(?:regular\s+|normal\s+)?phone\s+calls?\b",
-    rf"\b(?:number|cell|phone|email)\s+to\s+(?:reach|call|text|contact)\s+{_YOU}\b",
-    rf"\b(?:reach|contact|call|text|message|talk\s+to)\s+(?:{_YOU}|me)\b(?:\s+\S+){{0,3}}?\s+outside\s+(?:of\s+)?"
-    r"(?:the|this)\s+(?:app|platform|portal)\b",
-    # a stated preference for another channel: "I'd feel safer talking on Signal"
-    r"\b(?:comfortable|easier|better|safer|prefer|rather)\b(?:\s+\S+){0,5}?\s+(?:talk|talking|chat|chatting|speak|"
-    rf"speaking|meet|meeting|message|messaging|text|texting)\s+(?:on|over|via|through)\s+(?:{_CONTACT_APPS})\b",
-)
-
-#: every contact cue above contains one of these words; a message without any skips the cue scan
-_CONTACT_TRIGGERS: Final = _word_set(
-    "whatsapp whats signal telegram snap snapchat chat wechat weixin skype zoom meet facetime face "
-    "discord viber kik imessage messenger teams webex hmu text txt sms call ring cell phone mobile number "
-    "landline home email mail"
-)
-
-_SOCIAL_CUES = _cues(
-    rf"\b(?:follow|add|friend|find|look|dm|message|connect\s+with|catch|hit)\s+{_ME}(?:\s+(?:up|back))?\s+"
-    rf"(?:on|via|over|at|through)\s+(?:my\s+)?(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:follow(?:ed)?|add(?:ed)?|adding|friend(?:ed)?|connect(?:ed)?\s+with|find|found|request(?:ed)?\s+to\s+follow|"
-    r"dm|message|msg|tag(?:ged)?)"
-    rf"\s+{_YOU}\s+(?:\S+\s+){{0,3}}?(?:on|via|in)\s+(?:my\s+|your\s+|a\s+)?(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:sent|send|sending)\s+{_YOU}\s+a\s+(?:friend|follow)\s+request\b",
-    r"\baccept\s+my\s+(?:friend|follow)\s+request\b",
-    rf"\bmy\s+(?:{_SOCIAL_APPS})\s*(?:handle|username|user\s+name|page|account|profile|id)?\s*(?:is|:)\s*(?:{_HANDLE})",
-    rf"(?:{_SOLICIT})\s*(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:be|become|stay)\s+friends\s+on\s+(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:let'?s|lets|can\s+we|could\s+we|shall\s+we|should\s+we|we\s+(?:could|can|should))\s+(?:\S+\s+){{0,2}}?"
-    r"(?:connect|follow\s+each\s+other|talk|chat|keep\s+in\s+touch|stay\s+in\s+touch)\s+(?:on|via|over)\s+"
-    rf"(?:{_SOCIAL_APPS})\b",
-    rf"\b(?:follow|like|subscribe\s+to|check\s+out)\s+(?:my|our|your)\s+(?:\S+\s+){{0,2}}?"
-    rf"(?:{_SOCIAL_APPS}|page|account|channel|profile)\b",
-    r"\bfollow\s+@[a-z0-9_.]{2,}",
-    r"\b(?:instagram|insta|facebook|tik\s?tok|twitter|linked\s?in|threads|youtube)\s*(?:handle|username|page)?\s*"
-    rf"(?:is|:)\s*(?:{_HANDLE})",
-    rf"\b(?:i'?m|im|i\s+am)\s+on\s+(?:{_SOCIAL_APPS})\s+(?:as\s+)?(?:{_HANDLE})",
-)
-#: every social cue above contains one of these words
-_SOCIAL_TRIGGERS: Final = _word_set(
-    "instagram insta ig facebook fb tik tiktok twitter x linked linkedin threads bereal youtube pinterest "
-    "reddit bluesky follow request friends like subscribe check"
-)
-#: following or inviting in so many words; social only when the message names a network
-_SOCIAL_INVITE = re.compile(
-    r"\b(?:sent|send|sending)\s+an?\s+(?:friend|follow)\s+request\b|"
-    r"\b(?:follow|friend|add|dm|subscribe\s+to)\s+(?:me|us)\b|"
-    r"\b(?:follow(?:ing|ed)?|friend(?:ed)?|add(?:ed|ing)?|tag(?:ged)?|dm|subscribed\s+to)\s+(?:you|u)\b"
-)
-#: invitations that name no app: they count for whichever category the message names (with a handle)
-_FOLLOW_BACK = re.compile(r"\bfollow\s+(?:me\s+)?back\b|\bfollow\s+for\s+follow\b|\bf4f\b")
-_THERE_CUE = re.compile(
-    rf"\b(?:add|message|msg|dm|pm|text|call|ping|find|follow|reach|hit|talk)\s+(?:{_ME}\s+)?(?:up\s+)?(?:there|on\s+there)\b"
-)
-_CONTACT_APP_WORD = re.compile(rf"\b(?:{_CONTACT_APPS})\b")
-_SOCIAL_APP_WORD = re.compile(rf"\b(?:{_SOCIAL_APPS})\b")
-_AT_HANDLE = re.compile(r"(?<![\w.])@[a-z0-9_][a-z0-9_.]{2,}")
-_OWNING = re.compile(r"\b(?:my|mine|i'?m|im|both|follow|add|find)\b")
-
-_PAYMENT_CUES = _cues(
-    rf"\b(?:venmo|zelle|paypal|cash\s?app)\s+(?:{_ME}|{_YOU}|it|the)\b",
-    rf"\bmy\s+(?:{_PAY_APPS})\s*(?:handle|username|name|id|tag|cashtag|account)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
-    rf"\b(?:send|pay|transfer|wire|tip)\b(?:\s+\S+){{0,6}}?\s+(?:on|via|through|thru|with|by|to|using|over|in)\s+"
-    rf"(?:my\s+|your\s+|the\s+same\s+)?(?:{_PAY_APPS})\b",
-    rf"\bwhat(?:'s|s|\s+is|\s+are)\s+your\s+(?:{_PAY_APPS}|cashtag|bank\s+(?:details|info|information))\b",
-    rf"\b(?:do|d)\s*{_YOU}\s+(?:take|accept|have|use|do)\s+(?:{_PAY_APPS})\b",
-    rf"\b(?:is|are)\s+(?:{_PAY_APPS})\s+(?:ok|okay|fine|good|alright|cool)\b",
-    rf"\b(?:{_PAY_APPS})\s+(?:works|is\s+(?:fine|easier|ok|okay|best))\b",
-    rf"\b(?:i|we)\s+(?:also\s+)?(?:take|accept)\s+(?:{_PAY_APPS})\b",
-    rf"\b(?:on|to)\s+my\s+(?:personal\s+|business\s+|own\s+)?(?:{_PAY_APPS})\b",
-    r"\b(?:venmo|zelle|paypal|cash\s?app)\s+(?:right\s+now|now|tonight|today|later|instead)\b",
-    r"\b(?:venmo|zelle|paypal|cash\s?app)\s*(?:[:(-]\s*)?[@$][a-z0-9]",
-    r"\b(?:your|ur)\s+(?:bank\s+)?(?:account|routing)\s+(?:number|details|info)\b",
-    rf"\b(?:venmo|cash\s?app|paypal|pay\s?pal|zelle)\s*(?:handle|username|id|tag|cashtag)?\s*(?:is|:)\s*(?:[$@]?{_HANDLE})",
-    # paying the person rather than the platform
-    rf"\bpay\s+(?:{_ME}|{_YOU})\s+(?:directly|direct|personally|privately|outside|off\s+the|under\s+the|back|"
-    rf"cash|crypto|bitcoin|(?:with|in|via|by|using)\s+(?:cash|crypto|bitcoin|check|cheque|gift\s+cards?))\b(?!{_ON_PLATFORM})",
-    r"\bpay\s+(?:it\s+|the\s+\S+\s+)?(?:directly|privately|personally)\s+to\s+me\b",
-    r"\b(?:made|make|write)\s+(?:it\s+)?out\s+to\s+me\b",
-    r"\bsend\s+(?:the\s+)?payment\s+directly\b",
-    rf"\b(?:give|hand|bring)\s+{_YOU}\s+(?:the\s+)?(?:cash|money|payment|check|cheque)\b",
-    rf"\be-?transfer\s+(?:{_YOU}|it|the)\b|\binterac\b",
-    r"\bgift\s+cards?\b(?:\s+\S+){0,3}?\s+(?:as\s+)?payment\b",
-    r"\b(?:transfer|wire|send|deposit)\b(?:\s+\S+){0,5}?\s+(?:to|into)\s+your\s+(?:bank|account|checking|savings)\b",
-    # bank details
-    r"\brouting\s*(?:number|no\.?|#|and\s+account)?\b|\baccount\s+(?:and|&)\s+routing\b|\bsort\s+code\b|"
-    r"\bswift\s*(?:code)?\s*:|\biban\b",
-    r"\bbank\s+(?:details|info|information|wire)\b|\b(?:via|by)\s+(?:bank|wire)\s+transfer\b|"
-    r"\bbank\s+transfer\s+(?:is|works)\b|\bwire\s+(?:it|the\s+money|the\s+payment|funds)\b",
-    r"\bdirect\s+deposit\s+(?:to|into)\s+(?:my|our)\b",
-    r"\b(?:wallet\s+address|(?:crypto|bitcoin|btc|eth)\s+wallet)\b",
-)
-#: every payment cue above contains one of these words
-_PAYMENT_TRIGGERS: Final = _word_set(
-    "venmo cash cashapp paypal pal zelle apple google gpay western moneygram crypto bitcoin btc ethereum "
-    "eth usdt usdc pay send transfer wire tip routing sort swift iban bank deposit wallet out payment give hand bring "
-    "cashtag interac gift"
-)
-#: money handed to the person: "mail a check directly to me" (only where the message is about money)
-_TO_ME_DIRECTLY = re.compile(r"\b(?:directly|straight|personally)\s+to\s+me\b")
-_MONEY_NOUNS: Final = _word_set("pay paying payment check cheque cash money fee fees balance copay invoice rate")
 _BANK_ACCOUNT_NUMBER = re.compile(
     r"(?<!patient\s)(?<!member\s)(?<!portal\s)\b(?:account|acct)\s*(?:number|no\.?|#)?\s*:?\s*\d[\d -]{5,}\d"
 )
@@ -557,22 +382,6 @@ _IBAN = re.compile(r"\b[a-z]{2}\d{2}(?:\s?[a-z0-9]{4}){2,7}(?:\s?[a-z0-9]{1,3})?
 _CRYPTO_ADDRESS = re.compile(
     r"\b(?:bc1[ac-hj-np-z02-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})\b"
 )
-
-#: words that may sit between a negation and the cue it governs ("don't want you to text me")
-_NEGATION_GAP = r"(?:just|really|ever|even|want|wanna|need|have|like|you|u|to|please|ask|asking|let|be|go|i|me)"
-_NEGATED = re.compile(
-    r"\b(?:don'?t|do\s+not|never|can'?t|cannot|won'?t|will\s+not|shouldn'?t|should\s+not|not|doesn'?t|didn'?t|"
-    rf"isn'?t|aren'?t|wouldn'?t|stop|used\s+to)\s+(?:{_NEGATION_GAP}\s+){{0,3}}$"
-)
-
-
-def _affirmed(text: str, start: int) -> bool:
-    """False when a negation or a reported past ("used to") governs the cue: "I can't accept Venmo"."""
-    return _NEGATED.search(text, max(0, start - 40), start) is None
-
-
-def _any_affirmed(pattern: re.Pattern[str], text: str) -> bool:
-    return any(_affirmed(text, m.start()) for m in pattern.finditer(text))
 
 
 def _iban_valid(candidate: str) -> bool:
@@ -611,13 +420,13 @@ def _contact(message: _Message, config: MessageFlagConfig) -> bool:
         return True
     if _has_email(message, config):
         return True
-    if message.words & _CONTACT_TRIGGERS and _any_affirmed(_CONTACT_CUES, message.plain):
+    if message.words & cues.CONTACT_TRIGGERS and cues.any_affirmed(cues.CONTACT_CUES, message.plain):
         return True
-    return _names_app_with_handle(message, _CONTACT_APP_WORD)
+    return _names_app_with_handle(message, cues.CONTACT_APP_WORD)
 
 
 #: words that stand before a spoken "at" as ordinary English ("I was at target dot com"), never as a mailbox
-_NOT_A_MAILBOX: Final = _word_set(
+_NOT_A_MAILBOX: Final = cues.word_set(
     "i was were is am are be been being me it them him her us you we they stuff things up out online shopping "
     "that this there here something anything everything sale deals look looked looking ordered bought buy get "
     "got one ones go went"
@@ -654,26 +463,26 @@ def _names_app_with_handle(message: _Message, app_word: re.Pattern[str]) -> bool
     there = "there" in message.words
     if not (there or "@" in plain) or app_word.search(plain) is None:
         return False
-    if there and _any_affirmed(_THERE_CUE, plain):
+    if there and cues.any_affirmed(cues.THERE_CUE, plain):
         return True
-    if _AT_HANDLE.search(plain) is None:
+    if cues.AT_HANDLE.search(plain) is None:
         return False
-    return _FOLLOW_BACK.search(plain) is not None or _OWNING.search(plain) is not None
+    return cues.FOLLOW_BACK.search(plain) is not None or cues.OWNING.search(plain) is not None
 
 
 def _social(message: _Message) -> bool:
-    if message.words & _SOCIAL_TRIGGERS and _any_affirmed(_SOCIAL_CUES, message.plain):
+    if message.words & cues.SOCIAL_TRIGGERS and cues.any_affirmed(cues.SOCIAL_CUES, message.plain):
         return True
-    if message.words & _SOCIAL_TRIGGERS and _any_affirmed(_SOCIAL_INVITE, message.plain):
-        return _SOCIAL_APP_WORD.search(message.plain) is not None
-    return _names_app_with_handle(message, _SOCIAL_APP_WORD)
+    if message.words & cues.SOCIAL_TRIGGERS and cues.any_affirmed(cues.SOCIAL_INVITE, message.plain):
+        return cues.SOCIAL_APP_WORD.search(message.plain) is not None
+    return _names_app_with_handle(message, cues.SOCIAL_APP_WORD)
 
 
 def _payment(message: _Message) -> bool:
     plain = message.plain
-    if message.words & _PAYMENT_TRIGGERS and _any_affirmed(_PAYMENT_CUES, plain):
+    if message.words & cues.PAYMENT_TRIGGERS and cues.any_affirmed(cues.PAYMENT_CUES, plain):
         return True
-    if message.words & _MONEY_NOUNS and _any_affirmed(_TO_ME_DIRECTLY, plain):
+    if message.words & cues.MONEY_NOUNS and cues.any_affirmed(cues.TO_ME_DIRECTLY, plain):
         return True
     if "$" in plain and _CASHTAG.search(plain):
         return True
