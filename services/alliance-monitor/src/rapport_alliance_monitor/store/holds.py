@@ -1,0 +1,56 @@
+"""Consent holds: events waiting (in processing time) for a consent that may still arrive.
+
+A hold row is written in the transaction that claimed the event in the inbox, and deleted only in the
+transaction that evaluates the event, so a held event is never lost and never analysed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from rapport_common.events.codec import encode_event
+from rapport_common.events.envelope import CloudEvent
+
+
+async def hold(conn: asyncpg.Connection, event: CloudEvent[Any], *, client_id: str, hold_seconds: float) -> None:
+    await conn.execute(
+        """INSERT INTO consent_holds (event_id, client_id, event_type, event, expires_at)
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+           ON CONFLICT (event_id) DO NOTHING""",
+        event.id,
+        client_id,
+        event.type,
+        encode_event(event).value,
+        hold_seconds,
+    )
+
+
+async def held_for(conn: asyncpg.Connection, client_ids: Iterable[str], *, due_only: bool) -> list[asyncpg.Record]:
+    """The held events of ``client_ids`` in arrival order, locked (the clients are already locked)."""
+    return await conn.fetch(
+        f"""SELECT seq, event_id, event FROM consent_holds
+            WHERE client_id = ANY($1::text[]) {"AND expires_at <= now()" if due_only else ""}
+            ORDER BY seq FOR UPDATE""",
+        list(set(client_ids)),
+    )
+
+
+async def due_clients(conn: asyncpg.Connection, *, limit: int) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT client_id FROM consent_holds WHERE expires_at <= now()
+           GROUP BY client_id ORDER BY min(seq) LIMIT $1""",
+        limit,
+    )
+    return [row["client_id"] for row in rows]
+
+
+async def release(conn: asyncpg.Connection, seqs: Sequence[int]) -> None:
+    if seqs:
+        await conn.execute("DELETE FROM consent_holds WHERE seq = ANY($1::bigint[])", list(seqs))
+
+
+async def count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM consent_holds"))

@@ -1,0 +1,82 @@
+"""The domain's state documents in jsonb rows: clients, clinicians and pairs.
+
+Writers lock the clients they touch first (:func:`lock_clients`, a transaction-scoped advisory lock per
+client id taken in sorted order), so the consumer, the hold job and the alert API never interleave their
+read-modify-write of one client's rows, even across instances or while a partition moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import asyncpg
+
+from rapport_alliance_monitor.domain import ClientState, ClinicianState, PairState
+
+PairKey = tuple[str, str]
+
+
+async def lock_clients(conn: asyncpg.Connection, client_ids: Iterable[str]) -> None:
+    ids = sorted(set(client_ids))
+    if ids:
+        await conn.execute(
+            """SELECT pg_advisory_xact_lock(hashtextextended('alliance-client:' || id, 0))
+               FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY n""",
+            ids,
+        )
+
+
+async def load_clients(conn: asyncpg.Connection, client_ids: Iterable[str]) -> dict[str, ClientState]:
+    rows = await conn.fetch(
+        "SELECT client_id, state FROM client_states WHERE client_id = ANY($1::text[])", list(set(client_ids))
+    )
+    return {row["client_id"]: ClientState.model_validate(row["state"]) for row in rows}
+
+
+async def load_clinicians(conn: asyncpg.Connection, clinician_ids: Iterable[str]) -> dict[str, ClinicianState]:
+    rows = await conn.fetch(
+        "SELECT clinician_id, state FROM clinician_states WHERE clinician_id = ANY($1::text[])",
+        list(set(clinician_ids)),
+    )
+    return {row["clinician_id"]: ClinicianState.model_validate(row["state"]) for row in rows}
+
+
+async def load_pairs(conn: asyncpg.Connection, keys: Iterable[PairKey]) -> dict[PairKey, PairState]:
+    keys = list(set(keys))
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        """SELECT p.client_id, p.clinician_id, p.state
+           FROM pair_states p
+           JOIN unnest($1::text[], $2::text[]) AS k(client_id, clinician_id)
+             ON p.client_id = k.client_id AND p.clinician_id = k.clinician_id""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(row["client_id"], row["clinician_id"]): PairState.model_validate(row["state"]) for row in rows}
+
+
+async def save_clients(conn: asyncpg.Connection, clients: Iterable[ClientState]) -> None:
+    await conn.executemany(
+        """INSERT INTO client_states (client_id, clinician_id, state) VALUES ($1, $2, $3)
+           ON CONFLICT (client_id) DO UPDATE
+           SET clinician_id = EXCLUDED.clinician_id, state = EXCLUDED.state, updated_at = now()""",
+        [(c.client_id, c.clinician_id, c.model_dump(mode="json")) for c in clients],
+    )
+
+
+async def save_clinicians(conn: asyncpg.Connection, clinicians: Iterable[ClinicianState]) -> None:
+    await conn.executemany(
+        """INSERT INTO clinician_states (clinician_id, supervisor_id, state) VALUES ($1, $2, $3)
+           ON CONFLICT (clinician_id) DO UPDATE
+           SET supervisor_id = EXCLUDED.supervisor_id, state = EXCLUDED.state, updated_at = now()""",
+        [(c.clinician_id, c.supervisor_id, c.model_dump(mode="json")) for c in clinicians],
+    )
+
+
+async def save_pairs(conn: asyncpg.Connection, pairs: Iterable[PairState]) -> None:
+    await conn.executemany(
+        """INSERT INTO pair_states (client_id, clinician_id, state) VALUES ($1, $2, $3)
+           ON CONFLICT (client_id, clinician_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()""",
+        [(p.client_id, p.clinician_id, p.model_dump(mode="json")) for p in pairs],
+    )
