@@ -180,7 +180,7 @@ def _install_health(app: FastAPI) -> None:
     async def readyz() -> JSONResponse:
         """Readiness: the database and the broker both answer."""
         runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
-        checks = {"database": False, "kafka": False}
+        checks = {"database": False, "kafka": False, "consumers": False}
         if runtime is not None:
             with contextlib.suppress(*TRANSIENT_DB_ERRORS, Exception):
                 async with asyncio.timeout(2):
@@ -188,6 +188,7 @@ def _install_health(app: FastAPI) -> None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     checks["kafka"] = await runtime.producer.broker_reachable()
+            checks["consumers"] = all(consumer.failure is None for consumer in runtime.consumers)
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

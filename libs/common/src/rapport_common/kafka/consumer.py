@@ -96,6 +96,8 @@ class BatchConsumer:
         self.processing = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._last_error = ""
+        #: set when :meth:`run` died on an unexpected error; readiness reports it
+        self.failure: BaseException | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -125,16 +127,30 @@ class BatchConsumer:
             await self._consumer.stop()
 
     async def run(self) -> None:
-        """Consume until :meth:`stop`. Call :meth:`start` first and :meth:`close` after."""
+        """Consume until :meth:`stop`. Call :meth:`start` first and :meth:`close` after.
+
+        Broker errors (coordinator moving, request timeouts) are logged and retried with backoff; anything
+        else is recorded in :attr:`failure` (readiness turns false) and re-raised.
+        """
+        backoff = 0.1
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
-            if not batches:
-                continue
-            async with self.processing:
-                started = time.perf_counter()
-                if await self._process(batches):
-                    await self._commit(batches)
-                BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batches:
+                    async with self.processing:
+                        started = time.perf_counter()
+                        if await self._process(batches):
+                            await self._commit(batches)
+                        BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
+                backoff = 0.1
+            except KafkaError as exc:
+                log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+            except Exception as exc:
+                self.failure = exc
+                log.exception("consumer stopped on an unexpected error", extra={"group": self.group_id})
+                raise
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Dead-letter invalid records, hand valid ones to the handler; False when stopping mid-way."""
