@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import socket
 import sys
 import uuid
@@ -263,6 +264,74 @@ def story() -> Callable[..., Story]:
     return Story
 
 
+@dataclass
+class SseEvent:
+    id: str | None
+    event: str | None
+    data: dict[str, Any]
+    received: float
+
+
+class SseReader:
+    """An SSE client reading ``/alerts/stream`` in the background (real HTTP, httpx streaming)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.events: list[SseEvent] = []
+        self.comments = 0
+        self.status: int | None = None
+        self._opened = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> SseReader:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._opened.wait(), timeout=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client,
+            client.stream("GET", self.url + "/alerts/stream", headers=self.headers) as response,
+        ):
+            self.status = response.status_code
+            if response.status_code != 200:
+                self._opened.set()
+                return
+            fields: dict[str, str] = {}
+            async for line in response.aiter_lines():
+                if line == "":
+                    if "data" in fields:
+                        self.events.append(
+                            SseEvent(fields.get("id"), fields.get("event"), json.loads(fields["data"]), loop.time())
+                        )
+                    fields = {}
+                elif line.startswith(":"):
+                    self.comments += 1
+                    self._opened.set()
+                else:
+                    name, _, value = line.partition(":")
+                    fields[name] = value.removeprefix(" ")
+
+    def alerts(self, action: str = "raised") -> list[dict[str, Any]]:
+        return [e.data["alert"] for e in self.events if e.event == f"alert-{action}"]
+
+    async def wait_for(self, count: int, *, within: float = 10.0) -> list[SseEvent]:
+        deadline = asyncio.get_running_loop().time() + within
+        while len(self.events) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"expected {count} SSE events, got {[(e.event, e.id) for e in self.events]}")
+            await asyncio.sleep(0.01)
+        return self.events
+
+
 class Kit:
     """Plain helpers for the tests (test modules cannot import this conftest under importlib mode)."""
 
@@ -273,6 +342,7 @@ class Kit:
     token = staticmethod(token)
     auth = staticmethod(auth)
     unique = staticmethod(unique)
+    SseReader = SseReader
 
 
 @pytest.fixture
