@@ -212,7 +212,10 @@ class MonitorEnv:
                 await task
 
     async def db(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.database_url)
+        """A connection to the monitor's database; jsonb comes back as Python objects."""
+        conn = await asyncpg.connect(self.database_url)
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        return conn
 
     async def wait_until(self, check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str = "") -> None:
         deadline = asyncio.get_running_loop().time() + within
