@@ -110,15 +110,21 @@ class Printer:
     """Writes lines with a fixed-width, optionally coloured ``[name] `` prefix."""
 
     def __init__(self, out: TextIO, colour: bool) -> None:
-        self.out = out
+        self.out: TextIO | None = out
         self.colour = colour
 
     def line(self, name: str, text: str) -> None:
+        """Print one line; when our stdout is gone (closed pipe, lost terminal) keep running silently."""
+        if self.out is None:
+            return
         prefix = f"[{name:<{PREFIX_WIDTH}}]"
         if self.colour:
             prefix = f"\x1b[{_COLOURS.get(name, '0')}m{prefix}\x1b[0m"
-        self.out.write(f"{prefix} {text}\n")
-        self.out.flush()
+        try:
+            self.out.write(f"{prefix} {text}\n")
+            self.out.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self.out = None  # the services' logs still go to logs/<svc>.log
 
     def say(self, text: str) -> None:
         self.line("rapport", text)
