@@ -41,16 +41,34 @@ from rapport_local.process import (
 from rapport_local.runfile import jwt_secret, launcher_alive, read_run_file, run_file, write_run_file
 from rapport_local.topics import TopicError, ensure_contract_topics
 
-#: every service, in the order of their HTTP ports (base_port + index)
-SERVICES: tuple[str, ...] = ("intake", "session", "consent", "alliance-monitor")
-#: the variable through which each service's base URL reaches the others
-URL_ENV: dict[str, str] = {
-    "intake": "INTAKE_SERVICE_URL",
-    "session": "SESSION_SERVICE_URL",
-    "consent": "CONSENT_SERVICE_URL",
-    "alliance-monitor": "ALLIANCE_MONITOR_URL",
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """How the launcher runs one service: the single place to add a service (e.g. one without a database)."""
+
+    name: str
+    #: the variable through which its base URL reaches the other services
+    url_env: str
+    #: its HTTP port is ``base_port + port_offset``
+    port_offset: int
+    #: gets its own database (``rapport_<name>``), ``DATABASE_URL`` and a ``migrate`` step before serving
+    database: bool = True
+    #: extra environment variables
+    env: tuple[tuple[str, str], ...] = ()
+
+
+CATALOG: dict[str, ServiceDef] = {
+    d.name: d
+    for d in (
+        ServiceDef("intake", "INTAKE_SERVICE_URL", 0),
+        ServiceDef("session", "SESSION_SERVICE_URL", 1),
+        ServiceDef("consent", "CONSENT_SERVICE_URL", 2),
+        ServiceDef("alliance-monitor", "ALLIANCE_MONITOR_URL", 3),
+    )
 }
-PREFIX_WIDTH = max(len(name) for name in (*SERVICES, "rapport"))
+#: what ``run`` starts by default, in the order of their HTTP ports
+SERVICES: tuple[str, ...] = tuple(CATALOG)
+PREFIX_WIDTH = max(len(name) for name in (*CATALOG, "rapport"))
 _COLOURS = {"intake": "36", "session": "35", "consent": "33", "alliance-monitor": "32", "rapport": "1"}
 
 
@@ -85,12 +103,16 @@ class LaunchConfig:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).absolute()
-        unknown = [name for name in self.services if name not in SERVICES]
+        unknown = [name for name in self.services if name not in CATALOG]
         if unknown:
-            raise ValueError(f"unknown services {unknown}; choose from {', '.join(SERVICES)}")
+            raise ValueError(f"unknown services {unknown}; choose from {', '.join(CATALOG)}")
 
     def http_port(self, service: str) -> int:
-        return self.base_port + SERVICES.index(service)
+        return self.base_port + CATALOG[service].port_offset
+
+    def with_database(self) -> list[str]:
+        """The selected services that own a database (and so have migrations)."""
+        return [service for service in self.services if CATALOG[service].database]
 
     def base_url(self, service: str) -> str:
         return f"http://{self.host}:{self.http_port(service)}"
@@ -224,7 +246,7 @@ class Launcher:
         self.print.say(f"broker ready on {self.broker.bootstrap_servers} in {time.monotonic() - step:.1f}s")
 
         step = time.monotonic()
-        databases = [database_of(service) for service in cfg.services]
+        databases = [database_of(service) for service in cfg.with_database()]
         for name in databases:
             await self.postgres.ensure_database(name)
         counts = await ensure_contract_topics(self.broker.bootstrap_servers, partitions=cfg.partitions)
@@ -236,7 +258,7 @@ class Launcher:
         self._env = self._service_env_base()
         if cfg.services:
             step = time.monotonic()
-            await asyncio.gather(*(self._migrate(service) for service in cfg.services))
+            await asyncio.gather(*(self._migrate(service) for service in cfg.with_database()))
             self.print.say(f"migrations applied in {time.monotonic() - step:.1f}s")
             step = time.monotonic()
             for service in cfg.services:
@@ -289,16 +311,15 @@ class Launcher:
             "JWT_SECRET": secret,
             "LOG_LEVEL": cfg.log_level,
         }
-        for service in SERVICES:
-            env[URL_ENV[service]] = cfg.base_url(service)
+        for service in CATALOG.values():
+            env[service.url_env] = cfg.base_url(service.name)
         return env
 
     def _service_env(self, service: str) -> dict[str, str]:
-        return {
-            **self._env,
-            "DATABASE_URL": self.postgres.url(database_of(service)),
-            "HTTP_PORT": str(self.config.http_port(service)),
-        }
+        env = {**self._env, **dict(CATALOG[service].env), "HTTP_PORT": str(self.config.http_port(service))}
+        if CATALOG[service].database:
+            env["DATABASE_URL"] = self.postgres.url(database_of(service))
+        return env
 
     async def _exec(self, service: str, *args: str) -> _Child:
         """Spawn ``python -m rapport_<svc> *args`` in its own group, streaming its output with a prefix."""
@@ -400,7 +421,7 @@ class Launcher:
             "kafka_bootstrap_servers": self.broker.bootstrap_servers,
             "kafka_enable_idempotence": False,
             "database_url": self.postgres.url(),
-            "databases": {service: self.postgres.url(database_of(service)) for service in cfg.services},
+            "databases": {service: self.postgres.url(database_of(service)) for service in cfg.with_database()},
             "services": {service: cfg.base_url(service) for service in cfg.services},
             "jwt_secret_file": str(secret_path),
             "processes": processes,
@@ -552,7 +573,7 @@ def parse_services(value: str | Sequence[str]) -> tuple[str, ...]:
     names = [name for name in names if name]
     if names == ["all"]:
         return SERVICES
-    unknown = [name for name in names if name not in SERVICES]
+    unknown = [name for name in names if name not in CATALOG]
     if unknown:
-        raise ValueError(f"unknown services {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
-    return tuple(service for service in SERVICES if service in names)
+        raise ValueError(f"unknown services {', '.join(unknown)}; choose from {', '.join(CATALOG)}")
+    return tuple(service for service in CATALOG if service in names)
