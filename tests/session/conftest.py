@@ -254,6 +254,8 @@ def settings_for(database_url: str, bootstrap: str, consent_port: int, **overrid
         "timer_poll_interval_s": 0.1,
         "outbox_poll_interval_s": 0.1,
         "log_level": "WARNING",
+        # one consumer group per database: services on different databases are different deployments
+        "intake_consumer_group": f"session-intake-{database_url.rsplit('/', 1)[1]}",
     }
     values.update(overrides)
     return SessionSettings(**values)

@@ -57,7 +57,7 @@ async def test_feedback_is_refused_with_a_clear_message_without_feedback_consent
 
 
 async def test_the_consent_client_fails_closed_when_the_consent_service_does_not_answer(svc: Any) -> None:
-    client, clinician, sid = await _booked(svc, ("telehealth-treatment",))
+    _client, clinician, sid = await _booked(svc, ("telehealth-treatment",))
     try:
         for mode in ("error", "hang"):
             svc.consent.mode = mode
@@ -96,7 +96,7 @@ async def test_answers_are_cached_briefly(make_service: Any) -> None:
     from rapport_session.clock import ManualClock
 
     async with make_service(None, ManualClock(datetime(2031, 7, 7, 9, 0, tzinfo=UTC)), consent_cache_ttl_s=30) as svc:
-        client, clinician = await svc.pair(scopes=("telehealth-treatment", "message-scanning"))
+        client, _clinician = await svc.pair(scopes=("telehealth-treatment", "message-scanning"))
         calls = svc.consent.calls
         for _ in range(5):
             response = await svc.http.post(

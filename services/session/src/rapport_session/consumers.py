@@ -46,7 +46,7 @@ def intake_consumer(runtime: ServiceRuntime) -> BatchConsumer:
 
     return BatchConsumer(
         service="session",
-        group_id=CONSUMER,
+        group_id=settings.intake_consumer_group,
         topics=[INTAKE_TOPIC],
         bootstrap_servers=settings.kafka_bootstrap_servers,
         handler=handle,

@@ -8,6 +8,9 @@ from rapport_common.settings import ServiceSettings
 class SessionSettings(ServiceSettings):
     service_name: str = "session"
 
+    #: consumer group of the intake.events consumer; every instance sharing one database uses the same group
+    intake_consumer_group: str = "session-intake"
+
     #: base URL of the consent service, whose check endpoint answers "is scope S active for client X now?"
     consent_service_url: str = "http://127.0.0.1:8003"
     #: path of that check endpoint; query parameters ``client_id`` and ``scope``, answer ``{"active": bool}``
