@@ -25,20 +25,31 @@ from rapport_common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 log = logging.getLogger(__name__)
 
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB"
+# One statement for the whole batch (one round trip, one NOTIFY); ids follow the events' order.
 _INSERT = """INSERT INTO outbox (event_id, event_type, topic, key, value, headers)
-              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING"""
+              SELECT event_id, event_type, topic, key, value, headers::jsonb
+              FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[])
+                   WITH ORDINALITY AS batch(event_id, event_type, topic, key, value, headers, position)
+              ORDER BY position
+              ON CONFLICT (event_id) DO NOTHING"""
 
 
 async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent[Any]]) -> None:
     """Write ``events`` to the outbox. Must run inside the transaction that makes the state change."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must be called inside the state change's transaction")
-    rows = []
-    for event in events:
-        record = encode_event(event)
-        headers = [[name, value.decode()] for name, value in record.headers]
-        rows.append((event.id, event.type, record.topic, record.key, record.value, headers))
-    await conn.executemany(_INSERT, rows)
+    if not events:
+        return
+    records = [encode_event(event) for event in events]
+    await conn.execute(
+        _INSERT,
+        [event.id for event in events],
+        [event.type for event in events],
+        [record.topic for record in records],
+        [record.key for record in records],
+        [record.value for record in records],
+        [json.dumps([[name, value.decode()] for name, value in record.headers]) for record in records],
+    )
 
 
 class OutboxRelay:
