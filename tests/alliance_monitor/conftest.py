@@ -217,6 +217,21 @@ class MonitorEnv:
         await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
         return conn
 
+    async def wait_for_starts(self, client_id: str, count: int) -> None:
+        """Wait until the pair state holds ``count`` session starts. Topics are not ordered against each
+        other, so feedback published right after its session start may be consumed first; tests whose rule
+        reads session numbers publish the feedback once the starts are in."""
+
+        async def recorded() -> bool:
+            conn = await self.db()
+            try:
+                states = await conn.fetch("SELECT state FROM pair_states WHERE client_id = $1", client_id)
+                return any(len(row["state"]["session_starts"]) >= count for row in states)
+            finally:
+                await conn.close()
+
+        await self.wait_until(recorded, what=f"{count} session starts of {client_id}")
+
     async def wait_until(self, check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str = "") -> None:
         deadline = asyncio.get_running_loop().time() + within
         while not await check():

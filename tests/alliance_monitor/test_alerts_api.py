@@ -134,6 +134,7 @@ async def test_acknowledge_and_resolve_emit_events(monitor_env, story, alert_top
     async with monitor_env.running() as m:
         await monitor_env.publish(*s.onboarding())
         await monitor_env.publish(*(s.ev.started(f"s{k}", t0 + k * WEEK) for k in range(1, 5)))
+        await monitor_env.wait_for_starts(s.client_id, 4)
         await monitor_env.publish(s.ev.srs(34.0, session_id="s4", at=t0 + 4 * WEEK))  # srs-below-cutoff (condition)
         await _raised(monitor_env, s.client_id, 1)
         alert_id = await _alert_of(monitor_env, s.client_id, "srs-below-cutoff")
@@ -173,7 +174,9 @@ async def test_acknowledge_and_resolve_emit_events(monitor_env, story, alert_top
         assert [h["action"] for h in detail["history"]] == ["raised", "acknowledged", "resolved"]
 
         # resolved by a person: the condition holding again is a new episode with a new alert
-        await monitor_env.publish(s.ev.started("s5", t0 + 5 * WEEK), s.ev.srs(33.0, session_id="s5", at=t0 + 5 * WEEK))
+        await monitor_env.publish(s.ev.started("s5", t0 + 5 * WEEK))
+        await monitor_env.wait_for_starts(s.client_id, 5)
+        await monitor_env.publish(s.ev.srs(33.0, session_id="s5", at=t0 + 5 * WEEK))
         raised = await r.wait_for(s.client_id, 2, "alert-raised", settle=0.3)
         assert raised[1].data.rule == "srs-below-cutoff" and raised[1].data.alert_id != alert_id
 

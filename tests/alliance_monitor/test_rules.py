@@ -46,6 +46,7 @@ async def test_srs_rules(monitor_env, story, alert_topic_reader, kit):
 
         # srs-below-cutoff: session 4 at 34.0 raises, 35.0 in session 5 updates, 37.0 in session 6 resolves
         await monitor_env.publish(*sessions(below, t0, 6))
+        await monitor_env.wait_for_starts(below.client_id, 6)
         for k in (1, 2, 3):
             await monitor_env.publish(below.ev.srs(38.0, session_id=f"s{k}", at=t0 + k * WEEK + timedelta(minutes=48)))
         for k, total in ((4, 34.0), (5, 35.0), (6, 37.0)):
@@ -113,6 +114,7 @@ async def test_ors_and_attendance_rules(monitor_env, story, alert_topic_reader, 
         # ors-not-improving: baseline 18.0 below the adult cutoff 25; from session 4, under 23.0 raises,
         # 21.0 updates, 23.0 (baseline + 5.0) resolves
         await monitor_env.publish(*sessions(flat, t0, 6))
+        await monitor_env.wait_for_starts(flat.client_id, 6)
         for k, total in ((1, 19.0), (2, 19.0), (3, 19.0), (4, 20.0), (5, 21.0), (6, 23.0)):
             await monitor_env.publish(flat.ev.ors(total, session_id=f"s{k}", at=t0 + k * WEEK + timedelta(minutes=3)))
 
