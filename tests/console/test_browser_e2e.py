@@ -365,7 +365,11 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
 
     await page.locator("#f-client").fill(pair.client_id)
     await page.get_by_role("button", name="Search").click()
-    await page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Page 1: 3 entries')")
+    await page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Page 1:')")
+    cells = await page.locator("#ledger-table tbody tr").evaluate_all("rows => rows.map(r => [r.cells[2].textContent, r.cells[3].textContent])")
+    assert {client for _, client in cells} == {pair.client_id}
+    # three grants, plus this search itself: compliance reads are ledgered before they run
+    assert sorted(action for action, _ in cells) == ["compliance.read", *["consent.granted"] * 3]
     await page.locator("#pit-client").fill(pair.client_id)
     await page.get_by_role("button", name="Show consents").click()
     await page.wait_for_selector("#pit-active")
