@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clinicians", type=int, default=6)
     p.add_argument("--clients-per-clinician", type=_caseload, default=(15, 30), metavar="LOW..HIGH")
     p.add_argument("--truth-out", type=Path, default=None)
+    p.add_argument("--client-prefix", default="client", help="client ids are <prefix>-0001 ... (default client)")
     p.add_argument(
         "--overrun-clock",
         choices=("real", "compressed"),
@@ -58,7 +59,12 @@ def parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace) -> int:
     info = RunInfo.load(args.run_json)
-    population = build_population(seed=args.seed, clinicians=args.clinicians, caseload=args.clients_per_clinician)
+    population = build_population(
+        seed=args.seed,
+        clinicians=args.clinicians,
+        caseload=args.clients_per_clinician,
+        client_prefix=args.client_prefix,
+    )
     truth_out = args.truth_out or args.run_json.parent / "simulator-truth.json"
     options = Options(
         seed=args.seed,
@@ -69,6 +75,7 @@ async def run(args: argparse.Namespace) -> int:
         truth_out=truth_out,
         overrun_clock=args.overrun_clock,
         weeks=args.weeks,
+        client_prefix=args.client_prefix,
     )
     api = Api(info)
     sim = Simulation(api, population, options)

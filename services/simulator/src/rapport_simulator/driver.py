@@ -17,8 +17,8 @@ Every other action (start, join, end, cancel, ORS, pulse, SRS, messages, consent
 service's clock when the request arrives: the simulator cannot backdate them, so accelerated mode performs
 them at the compressed real time instead. Overruns are the exception: the time rules measure minutes past
 ``scheduled_end`` on the server clock, so an overrunning session stays open for its overrun in *real*
-minutes (``overrun_clock="real"``, the default), or is compressed and then invisible to the overrun rules
-(``"compressed"``).
+minutes (``overrun_clock="real"``, the default, for overruns of 10 minutes or more), or is compressed and
+then invisible to the overrun rules (``"compressed"``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,18 @@ log = logging.getLogger("rapport_simulator")
 
 SIGNING_SERVICE = ("esign-portal", "service")
 VIDEO_CLIENT = ("video-client", "service")
+COMPLIANCE = ("compliance-01", "compliance")
 WEEK = timedelta(days=7)
 #: the session service caches consent answers for 10 s (CONSENT_CACHE_TTL_S); wait past it after a revocation
 CONSENT_CACHE_WAIT_S = 12.0
+#: overruns at least this long run in real minutes (the overrun rules' thresholds are 10 and 15 minutes)
+REAL_OVERRUN_FROM_MIN = 10
 CONCERNS = ("low mood", "worry", "sleep", "stress at work or school", "relationships", "grief")
 GOALS = ("feel calmer day to day", "sleep through the night", "get back to activities", "argue less at home")
+
+
+class PopulationClash(RuntimeError):
+    """The database already holds different people under the simulator's ids."""
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Options:
     realtime_first_within_min: float = 30.0
     #: cap on simulated weeks (None: until the duration ends)
     weeks: int | None = None
+    client_prefix: str = "client"
 
 
 @dataclass
@@ -212,7 +220,7 @@ class Simulation:
     async def _onboard(self, book: ClientBook) -> None:
         client, plan = book.client, book.plan
         clin = (client.clinician_id, "clinician")
-        await self.api.call(
+        registered = await self.api.call(
             "intake",
             "POST",
             "/clients",
@@ -221,6 +229,8 @@ class Simulation:
             idempotent=True,
             ok=(409,),
         )
+        if "age_band" not in (registered or {}):  # 409: registered by an earlier run on this database
+            await self._check_earlier_registration(client)
         await self.api.call(
             "intake",
             "POST",
@@ -259,6 +269,16 @@ class Simulation:
             ok=(409,),
         )
         self.truth.baseline(client.client_id, plan.baseline_total)
+
+    async def _check_earlier_registration(self, client: Client) -> None:
+        """An earlier run registered this id: continue only if it is the same person (same seed and prefix)."""
+        summary = await self.api.call("intake", "GET", f"/clients/{client.client_id}/intake", as_=COMPLIANCE)
+        if summary["age_band"] != client.age_band or summary["clinician_id"] not in (None, client.clinician_id):
+            raise PopulationClash(
+                "this database holds another population under the same client ids (an earlier run with another "
+                "seed): use a fresh --data-dir or another --client-prefix"
+            )
+        self.truth.counts["clients_from_earlier_run"] = self.truth.counts.get("clients_from_earlier_run", 0) + 1
 
     async def _grant(self, client: Client, scope: str) -> str:
         body: dict[str, Any] = {"client_id": client.client_id, "scope": scope, "method": "e-signature"}
@@ -309,25 +329,41 @@ class Simulation:
             slot += WEEK
         return slot
 
-    def _bookable(self, start: datetime) -> datetime:
-        """``start`` or, if its real time is too close, the next week that can still be booked."""
-        while (self.clock.real(start) - datetime.now(UTC)).total_seconds() < 1.0:
-            start += WEEK
+    def _bookable(self, start: datetime, margin_s: float) -> datetime:
+        """``start`` or, if its real time is too close, a later day that can still be booked."""
+        while (self.clock.real(start) - datetime.now(UTC)).total_seconds() < margin_s:
+            start += timedelta(days=1)
         return start
 
     async def _schedule(self, book: ClientBook, start: datetime) -> dict[str, Any]:
-        start = self._bookable(start)
-        body = {
-            "client_id": book.client.client_id,
-            "scheduled_start": self.clock.real(start).isoformat(),
-            "scheduled_end": self.clock.real(start + timedelta(minutes=SESSION_MINUTES)).isoformat(),
-            "modality": "video",
-        }
-        view: dict[str, Any] = await self.api.call(
-            "session", "POST", "/sessions", as_=(book.client.clinician_id, "clinician"), json_body=body, idempotent=True
-        )
-        view["sim_start"] = start
-        return view
+        """Book at ``start`` (simulated); when the request arrives too late for it (a slow answer under load,
+        real time having moved on), book the next day instead, with a wider margin each time."""
+        margin_s = 2.0
+        for attempt in range(6):
+            start = self._bookable(start, margin_s)
+            body = {
+                "client_id": book.client.client_id,
+                "scheduled_start": self.clock.real(start).isoformat(),
+                "scheduled_end": self.clock.real(start + timedelta(minutes=SESSION_MINUTES)).isoformat(),
+                "modality": "video",
+            }
+            try:
+                view: dict[str, Any] = await self.api.call(
+                    "session",
+                    "POST",
+                    "/sessions",
+                    as_=(book.client.clinician_id, "clinician"),
+                    json_body=body,
+                    idempotent=True,
+                )
+            except ApiError as exc:
+                if exc.status != 422 or "must be in the future" not in exc.detail or attempt == 5:
+                    raise
+                margin_s *= 2
+                continue
+            view["sim_start"] = start
+            return view
+        raise AssertionError("unreachable")
 
     async def _course(self, book: ClientBook) -> None:
         try:
@@ -470,7 +506,8 @@ class Simulation:
         compressed = self.options.speed > 1
         group = max(1, math.ceil(0.25 * self.options.speed / 60)) if compressed else 1
         minute_s = 60.0 / self.options.speed
-        real_overrun = self.options.overrun_clock == "real"
+        # only boundary crossings (10+ minutes) are spent in real minutes; small overruns are compressed
+        real_overrun = self.options.overrun_clock == "real" and plan.overrun_min >= REAL_OVERRUN_FROM_MIN
         scheduled_real_end = self.clock.real(start + timedelta(minutes=SESSION_MINUTES))
         total_minutes = SESSION_MINUTES + plan.overrun_min
         pending: list[dict[str, Any]] = []

@@ -140,7 +140,9 @@ def _age_band(rng: random.Random) -> str:
     return AGE_BANDS[0][0]
 
 
-def build_population(*, seed: int = 7, clinicians: int = 6, caseload: tuple[int, int] = (15, 30)) -> Population:
+def build_population(
+    *, seed: int = 7, clinicians: int = 6, caseload: tuple[int, int] = (15, 30), client_prefix: str = "client"
+) -> Population:
     """Clinicians ``clinician-01..NN`` all supervised by ``supervisor-01``, each with a caseload drawn from
     ``caseload`` (inclusive); clients ``client-0001`` ... numbered across the whole population."""
     if clinicians < 1 or clinicians > 99:
@@ -155,7 +157,7 @@ def build_population(*, seed: int = 7, clinicians: int = 6, caseload: tuple[int,
     for clinician in team:
         for _ in range(rng.randint(low, high)):
             number += 1
-            client_id = f"client-{number:04d}"
+            client_id = f"{client_prefix}-{number:04d}"
             band = _age_band(rng)
             declined = frozenset(s for s in OPTIONAL_SCOPES if rng.random() < DECLINE_RATE[s])
             revocable = [s for s in ("alliance-analytics", "message-scanning") if s not in declined]
@@ -168,7 +170,7 @@ def build_population(*, seed: int = 7, clinicians: int = 6, caseload: tuple[int,
                     clinician_id=clinician.clinician_id,
                     age_band=band,
                     timezone=rng.choice(CLIENT_TIMEZONES),
-                    guardian_id=f"guardian-{number:04d}" if band != "adult" else None,
+                    guardian_id=f"guardian-of-{client_id}" if band != "adult" else None,
                     declined=declined,
                     revocation=revocation,
                 )
