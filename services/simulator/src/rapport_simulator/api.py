@@ -31,7 +31,7 @@ log = logging.getLogger("rapport_simulator.api")
 
 #: 409 details that mean "retry later" (eventual consistency between services)
 NOT_YET = ("not registered yet", "no assigned clinician yet", "age band is not known yet", "not assigned to")
-#: 403 details that mean the consent has not reached the deciding service yet
+#: 403 details of a consent refusal (retried while ``consent_known``: the simulator granted that consent)
 CONSENT_NOT_YET = ("consent:",)
 SERVICES = ("intake", "session", "consent", "alliance-monitor")
 
@@ -119,6 +119,7 @@ class Api:
         idempotent: bool = False,
         not_yet_for_s: float = 30.0,
         ok: tuple[int, ...] = (),
+        consent_known: bool = True,
     ) -> Any:
         """The decoded JSON answer of a 2xx (or of a status in ``ok``); ``ApiError`` otherwise."""
         client = self._clients[service]
@@ -153,8 +154,12 @@ class Api:
             if status < 300 or status in ok:
                 return response.json() if response.content else None
             detail = _detail(response)
-            retryable = (status == 409 and any(s in detail for s in NOT_YET)) or (
-                status == 403 and ("not assigned" in detail or "client_id: this client" in detail)
+            retryable = (
+                (status == 409 and any(s in detail for s in NOT_YET))
+                or (status == 403 and ("not assigned" in detail or "client_id: this client" in detail))
+                # the simulator only acts under consent it granted: a refusal here is the session service's
+                # consent check failing closed (timeout under load) or not seeing the grant yet
+                or (status == 403 and detail.startswith(CONSENT_NOT_YET) and consent_known)
             )
             if retryable and time.monotonic() < deadline:
                 self.stats.retries += 1
