@@ -188,7 +188,7 @@ def _install_health(app: FastAPI) -> None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     checks["kafka"] = await runtime.producer.broker_reachable()
-            checks["consumers"] = all(consumer.failure is None for consumer in runtime.consumers)
+            checks["consumers"] = all(getattr(c, "failure", None) is None for c in runtime.consumers)
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
