@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ready-timeout", type=float, default=float(_env("READY_TIMEOUT", "90")))
     run.add_argument("--stop-timeout", type=float, default=float(_env("STOP_TIMEOUT", "10")))
     run.add_argument("--partitions", type=int, default=int(_env("PARTITIONS", "6")))
+    run.add_argument(
+        "--simulator",
+        default=_env("SIMULATOR", "--realtime --seed 7"),
+        help="arguments for python -m rapport_simulator (started once everything is ready); 'off' for none",
+    )
 
     stop = commands.add_parser("stop", help="stop the suite of a data directory (or clean up after a dead one)")
     stop.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", ".rapport")))
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_timeout=args.stop_timeout,
             partitions=args.partitions,
             colour=_use_colour(),
+            simulator_args=None if args.simulator.strip() in ("", "off") else tuple(shlex.split(args.simulator)),
         )
     except ValueError as exc:
         parser.error(str(exc))

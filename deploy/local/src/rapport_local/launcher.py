@@ -64,12 +64,24 @@ CATALOG: dict[str, ServiceDef] = {
         ServiceDef("session", "SESSION_SERVICE_URL", 1),
         ServiceDef("consent", "CONSENT_SERVICE_URL", 2),
         ServiceDef("alliance-monitor", "ALLIANCE_MONITOR_URL", 3),
+        # the web consoles: pages + a same-origin proxy to the services; no database; demo sign-in on
+        ServiceDef("console", "CONSOLE_URL", 4, database=False, env=(("CONSOLE_DEMO_LOGIN", "true"),)),
     )
 }
+#: the services the simulator drives; it starts only when all of them run
+SIMULATED = ("intake", "session", "consent", "alliance-monitor")
 #: what ``run`` starts by default, in the order of their HTTP ports
 SERVICES: tuple[str, ...] = tuple(CATALOG)
 PREFIX_WIDTH = max(len(name) for name in (*CATALOG, "rapport"))
-_COLOURS = {"intake": "36", "session": "35", "consent": "33", "alliance-monitor": "32", "rapport": "1"}
+_COLOURS = {
+    "intake": "36",
+    "session": "35",
+    "consent": "33",
+    "alliance-monitor": "32",
+    "console": "34",
+    "simulator": "90",
+    "rapport": "1",
+}
 
 
 class LaunchError(RuntimeError):
@@ -100,6 +112,8 @@ class LaunchConfig:
     stop_timeout: float = 10.0
     partitions: int = 6
     colour: bool = False
+    #: arguments for ``python -m rapport_simulator`` (after ``--run-json``); None = no simulator
+    simulator_args: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).absolute()
@@ -166,6 +180,8 @@ class Launcher:
         )
         self.broker = EmbeddedBroker(port=config.kafka_port, host=config.host, log_path=self.logs_dir / "broker.log")
         self.children: dict[str, _Child] = {}
+        #: processes that may end on their own without stopping the suite (the simulator)
+        self.companions: dict[str, _Child] = {}
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._stop_reason = ""
@@ -267,6 +283,21 @@ class Launcher:
             await asyncio.gather(*(self._wait_ready(service) for service in cfg.services))
             self.print.say(f"services ready in {time.monotonic() - step:.1f}s")
         self._write_run_file(ready=True)
+        await self._start_simulator()
+
+    async def _start_simulator(self) -> None:
+        """Drive the suite through its public APIs (demo activity for the consoles), when asked to and when
+        every service it drives runs. Its end, or its failure, does not stop the suite."""
+        args = self.config.simulator_args
+        if args is None or not all(service in self.config.services for service in SIMULATED):
+            return
+        if importlib.util.find_spec("rapport_simulator.__main__") is None:
+            self.print.say("simulator not installed; the suite runs without it")
+            return
+        path = str(run_file(self.config.data_dir))
+        self.companions["simulator"] = await self._exec("simulator", "--run-json", path, *args, env=self._env)
+        self._write_run_file(ready=True)
+        self.print.say(f"simulator started: python -m rapport_simulator --run-json {path} {' '.join(args)}")
 
     def _check_previous_run(self) -> None:
         """Refuse to start twice on one data directory; clean up after a launcher that was killed."""
@@ -321,14 +352,14 @@ class Launcher:
             env["DATABASE_URL"] = self.postgres.url(database_of(service))
         return env
 
-    async def _exec(self, service: str, *args: str) -> _Child:
+    async def _exec(self, service: str, *args: str, env: dict[str, str] | None = None) -> _Child:
         """Spawn ``python -m rapport_<svc> *args`` in its own group, streaming its output with a prefix."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             module_of(service),
             *args,
-            env=self._service_env(service),
+            env=env if env is not None else self._service_env(service),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -408,7 +439,7 @@ class Launcher:
             processes["postgres"] = process_identity(self.postgres.pid)
         if self.broker.pid is not None:
             processes["broker"] = process_identity(self.broker.pid)
-        for name, child in self.children.items():
+        for name, child in (*self.children.items(), *self.companions.items()):
             processes[name] = process_identity(child.process.pid)
         _secret, secret_path = jwt_secret(cfg.data_dir)
         self._run_content = {
@@ -491,7 +522,7 @@ class Launcher:
             self.print.say("stopped")
 
     def _known_processes(self) -> list[psutil.Process]:
-        pids = [child.process.pid for child in self.children.values()]
+        pids = [child.process.pid for child in (*self.children.values(), *self.companions.values())]
         pids += [pid for pid in (self.broker.pid, self.postgres.pid) if pid is not None]
         procs = []
         for pid in pids:
@@ -501,6 +532,11 @@ class Launcher:
         return procs
 
     async def _stop_services(self) -> None:
+        for companion in self.companions.values():  # stop the simulator before the services it calls
+            signal_group(companion.process.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(companion.process.wait(), self.config.stop_timeout)
+            signal_group(companion.process.pid, signal.SIGKILL)
         running = [child for child in self.children.values() if child.process.returncode is None]
         for child in running:
             signal_group(child.process.pid, signal.SIGKILL if self._force.is_set() else signal.SIGTERM)
