@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from types import ModuleType
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from rapport_common.auth import issue_token
-from rapport_console.app import build_app
 from rapport_console.settings import ConsoleSettings
 
 SECRET = "console-test-secret-of-32-bytes!!"
@@ -25,7 +24,7 @@ SECRET = "console-test-secret-of-32-bytes!!"
 class LiveServer:
     """A FastAPI app served by uvicorn on 127.0.0.1:<free port> inside the test's event loop."""
 
-    def __init__(self, app: FastAPI, *, lifespan: str = "on") -> None:
+    def __init__(self, app: FastAPI, *, lifespan: Literal["auto", "on", "off"] = "on") -> None:
         self.app = app
         self.port = 0
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False))
@@ -52,7 +51,7 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[LiveServer]:
+async def serving(app: FastAPI, *, lifespan: Literal["auto", "on", "off"] = "on") -> AsyncIterator[LiveServer]:
     server = LiveServer(app, lifespan=lifespan)
     await server.start()
     try:
@@ -63,7 +62,11 @@ async def serving(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[LiveSe
 
 def console_settings(upstream: str | dict[str, str], **overrides: Any) -> ConsoleSettings:
     """Console settings with every (or each named) service URL pointing at the given base URL(s)."""
-    urls = upstream if isinstance(upstream, dict) else dict.fromkeys(("intake", "session", "consent", "alliance"), upstream)
+    urls = (
+        upstream
+        if isinstance(upstream, dict)
+        else dict.fromkeys(("intake", "session", "consent", "alliance"), upstream)
+    )
     return ConsoleSettings(
         jwt_secret=SECRET,
         intake_service_url=urls["intake"],

@@ -35,8 +35,12 @@ from rapport_common.auth import issue_token
 CHROMIUM = "/usr/bin/chromium"
 SECRET = "console-e2e-secret-of-32-bytes!!!"
 ARTIFACTS = Path(__file__).with_name("artifacts")
-SERVICES = {"intake": "INTAKE_SERVICE_URL", "session": "SESSION_SERVICE_URL", "consent": "CONSENT_SERVICE_URL",
-            "alliance-monitor": "ALLIANCE_MONITOR_URL"}
+SERVICES = {
+    "intake": "INTAKE_SERVICE_URL",
+    "session": "SESSION_SERVICE_URL",
+    "consent": "CONSENT_SERVICE_URL",
+    "alliance-monitor": "ALLIANCE_MONITOR_URL",
+}
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 
@@ -45,6 +49,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+def text_of(path: Path | str) -> str:
+    return Path(path).read_text(encoding="utf-8")
 
 
 def token(subject: str, role: str) -> dict[str, str]:
@@ -70,7 +82,7 @@ async def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, wit
     async with httpx.AsyncClient(timeout=2) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"{url} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"{url} exited {process.returncode}:\n{tail(log)}")
             try:
                 # /healthz: uvicorn answers only once the lifespan (migrations, pool, producer, consumers) started
                 if (await http.get(f"{url}/healthz")).status_code == 200:
@@ -78,7 +90,7 @@ async def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, wit
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {within}s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"{url} not ready after {within}s:\n{tail(log)}")
 
 
 @pytest.fixture(scope="module")
@@ -115,15 +127,21 @@ async def suite(infra: Any, kafka_bootstrap_servers: str) -> AsyncIterator[Suite
             log = logs / f"{name}.log"
             suite.processes.append(
                 subprocess.Popen(  # noqa: ASYNC220 (started once per module)
-                    [sys.executable, "-m", module], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                    [sys.executable, "-m", module],
+                    env=env,
+                    stdout=log.open("wb"),
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             )
         env = {**base_env, "HTTP_PORT": str(ports["console"]), "CONSOLE_DEMO_LOGIN": "true"}
         suite.processes.append(
             subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, "-m", "rapport_console"], env=env, stdout=(logs / "console.log").open("wb"),
-                stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "rapport_console"],
+                env=env,
+                stdout=(logs / "console.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
         names = [*SERVICES, "console"]
@@ -152,8 +170,13 @@ async def register_clinicians(suite: Suite) -> None:
     hours = [{"weekday": day, "start": "08:00", "end": "18:00"} for day in range(5)]
     async with suite.http("intake") as intake:
         for n in range(1, 7):
-            body = {"clinician_id": f"clinician-0{n}", "display_name": f"Clinician {n}", "timezone": "Europe/London",
-                    "working_hours": hours, "supervisor_id": "supervisor-01"}
+            body = {
+                "clinician_id": f"clinician-0{n}",
+                "display_name": f"Clinician {n}",
+                "timezone": "Europe/London",
+                "working_hours": hours,
+                "supervisor_id": "supervisor-01",
+            }
             await expect(intake.post("/clinicians", json=body, headers=SERVICE), 201)
 
 
@@ -170,7 +193,9 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def page_for(browser: Browser, suite: Suite) -> Page:
-    context = await browser.new_context(base_url=suite.console, viewport={"width": 1366, "height": 800}, accept_downloads=True)
+    context = await browser.new_context(
+        base_url=suite.console, viewport={"width": 1366, "height": 800}, accept_downloads=True
+    )
     page = await context.new_page()
     page.set_default_timeout(15_000)
     return page
@@ -180,12 +205,18 @@ async def sign_in(page: Page, user_id: str) -> None:
     await page.goto("/signin")
     await page.check(f"#user-{user_id}")
     await page.click("#demo-submit")
-    await page.wait_for_function("document.getElementById('who') && document.getElementById('who').textContent.includes(" + json.dumps(user_id) + ")")
+    await page.wait_for_function(
+        "document.getElementById('who') && document.getElementById('who').textContent.includes("
+        + json.dumps(user_id)
+        + ")"
+    )
 
 
 async def expect(call: Any, status: int) -> Any:
     response = await call
-    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    )
     return response.json() if response.content and "json" in response.headers.get("content-type", "") else response
 
 
@@ -214,14 +245,34 @@ async def client_in_session(suite: Suite, clinician_id: str) -> Pair:
     client = token(client_id, "client")
     clinician = token(clinician_id, "clinician")
     async with suite.http("intake") as intake, suite.http("consent") as consent, suite.http("session") as session:
-        await expect(intake.post("/clients", json={"client_id": client_id, "age_band": "adult", "timezone": "Europe/London"}, headers=SERVICE), 201)
-        await expect(intake.post(f"/clients/{client_id}/assignments", json={"clinician_id": clinician_id}, headers=SERVICE), 201)
+        await expect(
+            intake.post(
+                "/clients",
+                json={"client_id": client_id, "age_band": "adult", "timezone": "Europe/London"},
+                headers=SERVICE,
+            ),
+            201,
+        )
+        await expect(
+            intake.post(f"/clients/{client_id}/assignments", json={"clinician_id": clinician_id}, headers=SERVICE), 201
+        )
         ors = {"individual": 5.0, "interpersonal": 5.5, "social": 5.0, "overall": 4.5}
-        await expect(intake.post(f"/clients/{client_id}/intake", json={"presenting_concerns": ["sleep"], "goals": ["rest"], "baseline_ors": ors}, headers=client), 201)
+        await expect(
+            intake.post(
+                f"/clients/{client_id}/intake",
+                json={"presenting_concerns": ["sleep"], "goals": ["rest"], "baseline_ors": ors},
+                headers=client,
+            ),
+            201,
+        )
         for scope in ("telehealth-treatment", "measurement-feedback", "alliance-analytics"):
             await expect(consent.post("/consents", json={"client_id": client_id, "scope": scope}, headers=client), 201)
         start = datetime.now(UTC) + timedelta(minutes=2)
-        body = {"client_id": client_id, "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(minutes=50)).isoformat()}
+        body = {
+            "client_id": client_id,
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start + timedelta(minutes=50)).isoformat(),
+        }
 
         async def scheduled() -> Any:  # the session service learns the assignment from intake.events
             answer = await session.post("/sessions", json=body, headers=clinician)
@@ -230,9 +281,17 @@ async def client_in_session(suite: Suite, clinician_id: str) -> Pair:
         session_id = (await eventually(scheduled))["session_id"]
         await expect(session.post(f"/sessions/{session_id}/start", headers=clinician), 200)
         await expect(session.post(f"/sessions/{session_id}/join", headers=client), 200)
-        await expect(session.post(f"/sessions/{session_id}/feedback/ors", json={"items": {"individual": 6.0, "interpersonal": 6.0, "social": 6.5, "overall": 6.0}}, headers=client), 201)
+        await expect(
+            session.post(
+                f"/sessions/{session_id}/feedback/ors",
+                json={"items": {"individual": 6.0, "interpersonal": 6.0, "social": 6.5, "overall": 6.0}},
+                headers=client,
+            ),
+            201,
+        )
 
     async with suite.http("alliance-monitor") as monitor:
+
         async def ors_seen() -> bool:
             answer = await monitor.get(f"/clients/{client_id}/trend", headers=clinician)
             return answer.status_code == 200 and len(answer.json()["ors"]["points"]) == 1
@@ -244,7 +303,14 @@ async def client_in_session(suite: Suite, clinician_id: str) -> Pair:
 async def submit_pulse(suite: Suite, pair: Pair, score: int) -> float:
     async with suite.http("session") as session:
         started = time.monotonic()
-        await expect(session.post(f"/sessions/{pair.session_id}/feedback/pulse", json={"question": "felt-heard", "score": score}, headers=token(pair.client_id, "client")), 201)
+        await expect(
+            session.post(
+                f"/sessions/{pair.session_id}/feedback/pulse",
+                json={"question": "felt-heard", "score": score},
+                headers=token(pair.client_id, "client"),
+            ),
+            201,
+        )
         return started
 
 
@@ -287,8 +353,16 @@ async def test_clinician_sees_live_alert_within_a_second_and_acknowledges_it(sui
     # the client's trend: SRS and ORS with the cutoff lines and the reliable-change band
     async with suite.http("session") as session:
         srs = {"relationship": 9.5, "goals_topics": 9.5, "approach_method": 9.5, "overall": 9.5}
-        await expect(session.post(f"/sessions/{pair.session_id}/feedback/srs", json={"items": srs}, headers=token(pair.client_id, "client")), 201)
+        await expect(
+            session.post(
+                f"/sessions/{pair.session_id}/feedback/srs",
+                json={"items": srs},
+                headers=token(pair.client_id, "client"),
+            ),
+            201,
+        )
     async with suite.http("alliance-monitor") as monitor:
+
         async def srs_seen() -> bool:
             answer = await monitor.get(f"/clients/{pair.client_id}/trend", headers=token("clinician-01", "clinician"))
             return len(answer.json()["srs"]["points"]) == 1
@@ -327,7 +401,7 @@ async def test_clinician_cannot_open_another_clinicians_client(suite: Suite, bro
         listed = await expect(console.get(f"/api/alliance/alerts?client_id={other.client_id}", headers=mine), 200)
         assert listed["alerts"] == []
         await expect(console.get(f"/api/intake/clients/{other.client_id}/intake", headers=mine), 403)
-        await expect(console.get(f"/api/intake/clinicians/clinician-02/caseload", headers=mine), 403)
+        await expect(console.get("/api/intake/clinicians/clinician-02/caseload", headers=mine), 403)
         await expect(console.get(f"/api/consent/clients/{other.client_id}/consents", headers=mine), 403)
         await expect(console.get(f"/api/session/sessions/{other.session_id}", headers=mine), 403)
 
@@ -350,7 +424,9 @@ async def _alerts(monitor: httpx.AsyncClient, headers: dict[str, str], client_id
     return list(answer.json()["alerts"]) if answer.status_code == 200 else []
 
 
-async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_ledger(suite: Suite, browser: Browser) -> None:
+async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_ledger(
+    suite: Suite, browser: Browser
+) -> None:
     pair = await client_in_session(suite, "clinician-03")
     page = await page_for(browser, suite)
     await sign_in(page, "compliance-01")
@@ -366,14 +442,19 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
     await page.locator("#f-client").fill(pair.client_id)
     await page.get_by_role("button", name="Search").click()
     await page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Page 1:')")
-    cells = await page.locator("#ledger-table tbody tr").evaluate_all("rows => rows.map(r => [r.cells[2].textContent, r.cells[3].textContent])")
+    cells = await page.locator("#ledger-table tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.cells[2].textContent, r.cells[3].textContent])"
+    )
     assert {client for _, client in cells} == {pair.client_id}
     # three grants, plus this search itself: compliance reads are ledgered before they run
     assert sorted(action for action, _ in cells) == ["compliance.read", *["consent.granted"] * 3]
     await page.locator("#pit-client").fill(pair.client_id)
     await page.get_by_role("button", name="Show consents").click()
     await page.wait_for_selector("#pit-active")
-    assert await page.locator("#pit-active").inner_text() == "alliance-analytics, measurement-feedback, telehealth-treatment"
+    assert (
+        await page.locator("#pit-active").inner_text()
+        == "alliance-analytics, measurement-feedback, telehealth-treatment"
+    )
     await page.screenshot(path=str(ARTIFACTS / "compliance.png"), full_page=True)
 
     await page.locator("#f-client").fill("")
@@ -381,7 +462,7 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
         await page.get_by_role("button", name="Download CSV").click()
     download = await info.value
     assert download.suggested_filename == "consent-ledger.csv"
-    rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(text_of(await download.path()))))
     assert rows, "the CSV has no rows"
 
     ledger: list[dict[str, Any]] = []
@@ -389,7 +470,9 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
     async with suite.http("consent") as consent:
         after = 0
         while True:
-            page_ = await expect(consent.get(f"/compliance/ledger?limit=500&after_seq={after}", headers=compliance), 200)
+            page_ = await expect(
+                consent.get(f"/compliance/ledger?limit=500&after_seq={after}", headers=compliance), 200
+            )
             ledger += page_["entries"]
             if page_["next_after_seq"] is None:
                 break
@@ -406,7 +489,7 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
 
     async with page.expect_download() as info:
         await page.get_by_role("button", name="Download FHIR bundle").click()
-    bundle = json.loads(Path(await (await info.value).path()).read_text(encoding="utf-8"))
+    bundle = json.loads(text_of(await (await info.value).path()))
     assert bundle["resourceType"] == "Bundle"
     assert {e["resource"]["resourceType"] for e in bundle["entry"]} >= {"Consent", "AuditEvent"}
     await page.context.close()
@@ -421,7 +504,11 @@ async def test_operator_page_shows_throughput_and_no_client_identifiers(suite: S
     async def traffic() -> None:  # like the simulator: clients keep registering while the page is open
         async with suite.http("intake") as intake:
             for _ in range(40):
-                await intake.post("/clients", json={"client_id": f"e2e-{uuid.uuid4().hex[:10]}", "age_band": "adult", "timezone": "UTC"}, headers=SERVICE)
+                await intake.post(
+                    "/clients",
+                    json={"client_id": f"e2e-{uuid.uuid4().hex[:10]}", "age_band": "adult", "timezone": "UTC"},
+                    headers=SERVICE,
+                )
                 await asyncio.sleep(0.1)
 
     running = asyncio.create_task(traffic())

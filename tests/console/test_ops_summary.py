@@ -33,14 +33,14 @@ rapport_intake_lookups_total{{client_id="{CLIENT}"}} 1.0
 
 MONITOR_METRICS = f"""\
 # TYPE rapport_kafka_records_consumed_total counter
-rapport_kafka_records_consumed_total{{group="alliance-monitor",service="alliance-monitor",topic="intake.events"}} 100.0
-rapport_kafka_records_consumed_total{{group="alliance-monitor",service="alliance-monitor",topic="feedback.events"}} 40.0
+rapport_kafka_records_consumed_total{{group="monitor",service="monitor",topic="intake.events"}} 100.0
+rapport_kafka_records_consumed_total{{group="monitor",service="monitor",topic="feedback.events"}} 40.0
 # TYPE rapport_kafka_consumer_lag gauge
-rapport_kafka_consumer_lag{{group="alliance-monitor",partition="0",service="alliance-monitor",topic="intake.events"}} 5.0
-rapport_kafka_consumer_lag{{group="alliance-monitor",partition="1",service="alliance-monitor",topic="intake.events"}} 15.0
+rapport_kafka_consumer_lag{{group="monitor",partition="0",service="monitor",topic="intake.events"}} 5.0
+rapport_kafka_consumer_lag{{group="monitor",partition="1",service="monitor",topic="intake.events"}} 15.0
 # TYPE rapport_kafka_records_dead_lettered_total counter
-rapport_kafka_records_dead_lettered_total{{reason="invalid-json",service="alliance-monitor",topic="feedback.events"}} 2.0
-rapport_kafka_records_dead_lettered_total{{reason="{CLIENT.upper()} said X",service="alliance-monitor",topic="feedback.events"}} 1.0
+rapport_kafka_records_dead_lettered_total{{reason="invalid-json",service="monitor",topic="feedback.events"}} 2.0
+rapport_kafka_records_dead_lettered_total{{reason="{CLIENT.upper()} X",service="monitor",topic="feedback.events"}} 1.0
 # TYPE rapport_alliance_alerts_raised_total counter
 rapport_alliance_alerts_raised_total{{rule="pulse-low",severity="medium",client="{CLIENT}"}} 4.0
 rapport_alliance_alerts_raised_total{{rule="srs-below-cutoff",severity="medium"}} 1.0
@@ -76,9 +76,11 @@ def test_summary_aggregates_and_rates() -> None:
     empty = summarise(first, rates, span, {})
     assert empty["topics"][0]["published_per_s"] is None and empty["window_s"] is None
 
-    later_text = (INTAKE_METRICS + MONITOR_METRICS).replace(
-        'topic="intake.events"} 120.0', 'topic="intake.events"} 140.0'
-    ).replace('rule="srs-below-cutoff",severity="medium"} 1.0', 'rule="srs-below-cutoff",severity="medium"} 3.0')
+    later_text = (
+        (INTAKE_METRICS + MONITOR_METRICS)
+        .replace('topic="intake.events"} 120.0', 'topic="intake.events"} 140.0')
+        .replace('rule="srs-below-cutoff",severity="medium"} 1.0', 'rule="srs-below-cutoff",severity="medium"} 3.0')
+    )
     later = whitelisted_samples(later_text)
     rates, span = history.rates(Snapshot(at=110.0, counters=counter_totals(later)))
     summary = summarise(later, rates, span, {"intake": {"status": "ready", "metrics": True}})
@@ -88,9 +90,14 @@ def test_summary_aggregates_and_rates() -> None:
     assert topics["intake.events"]["published_per_s"] == 2.0
     assert topics["intake.events"]["consumed_total"] == 100 and topics["intake.events"]["consumed_per_s"] == 0.0
     assert topics["feedback.events"]["published_total"] == 0
-    assert summary["consumer_lag"] == [{"service": "alliance-monitor", "group": "alliance-monitor", "lag": 20}]
+    assert summary["consumer_lag"] == [{"service": "monitor", "group": "monitor", "lag": 20}]
     alerts = {a["rule"]: a for a in summary["alerts"]}
-    assert alerts["srs-below-cutoff"] == {"rule": "srs-below-cutoff", "severity": "medium", "raised_total": 3, "per_min": 12.0}
+    assert alerts["srs-below-cutoff"] == {
+        "rule": "srs-below-cutoff",
+        "severity": "medium",
+        "raised_total": 3,
+        "per_min": 12.0,
+    }
     assert summary["dead_letters"] == [
         {"topic": "feedback.events", "reason": "invalid-json", "count": 2},
         {"topic": "feedback.events", "reason": "other", "count": 1},

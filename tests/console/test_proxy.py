@@ -35,10 +35,10 @@ def echo_upstream(name: str, release: asyncio.Event | None = None) -> FastAPI:
         if path == "stream":
 
             async def events() -> AsyncIterator[str]:
-                yield "id: 1\nevent: alert-raised\ndata: {\"n\": 1}\n\n"
+                yield 'id: 1\nevent: alert-raised\ndata: {"n": 1}\n\n'
                 assert release is not None
                 await release.wait()
-                yield "id: 2\nevent: alert-raised\ndata: {\"n\": 2}\n\n"
+                yield 'id: 2\nevent: alert-raised\ndata: {"n": 2}\n\n'
 
             return StreamingResponse(events(), media_type="text/event-stream")
         return {
@@ -57,7 +57,13 @@ async def test_forwards_request_and_token_untouched(kit: Any, token: Any) -> Non
     async with (
         kit.serving(echo_upstream("intake")) as intake,
         kit.serving(echo_upstream("consent")) as consent,
-        kit.serving(build_app(kit.console_settings({"intake": intake.url, "session": intake.url, "consent": consent.url, "alliance": intake.url}))) as console,
+        kit.serving(
+            build_app(
+                kit.console_settings(
+                    {"intake": intake.url, "session": intake.url, "consent": consent.url, "alliance": intake.url}
+                )
+            )
+        ) as console,
         httpx.AsyncClient(base_url=console.url) as http,
     ):
         bearer = f"Bearer {token()}"
@@ -180,13 +186,21 @@ async def test_demo_login_issues_real_tokens_for_the_demo_users(kit: Any) -> Non
         assert bad.status_code == 422 and bad.json()["detail"].startswith("body.user_id")
         extra = await http.post("/auth/demo-login", json={"user_id": "operator-01", "role": "compliance"})
         assert extra.status_code == 422
-        forged = jwt.encode({"sub": "x", "role": "operator", "aud": "rapport", "iss": "rapport", "exp": 9999999999}, "wrong-secret-wrong-secret-wrong!!")
+        forged = jwt.encode(
+            {"sub": "x", "role": "operator", "aud": "rapport", "iss": "rapport", "exp": 9999999999},
+            "wrong-secret-wrong-secret-wrong!!",
+        )
         assert (await http.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 
 
 async def test_readiness_follows_the_upstreams(kit: Any) -> None:
     async with kit.serving(echo_upstream("x")) as upstream:
-        urls = {"intake": upstream.url, "session": upstream.url, "consent": upstream.url, "alliance": "http://127.0.0.1:9"}
+        urls = {
+            "intake": upstream.url,
+            "session": upstream.url,
+            "consent": upstream.url,
+            "alliance": "http://127.0.0.1:9",
+        }
         async with (
             kit.serving(build_app(kit.console_settings(urls))) as console,
             httpx.AsyncClient(base_url=console.url) as http,
@@ -194,7 +208,12 @@ async def test_readiness_follows_the_upstreams(kit: Any) -> None:
             assert (await http.get("/healthz")).status_code == 200
             not_ready = await http.get("/readyz")
             assert not_ready.status_code == 503
-            assert not_ready.json()["checks"] == {"intake": True, "session": True, "consent": True, "alliance-monitor": False}
+            assert not_ready.json()["checks"] == {
+                "intake": True,
+                "session": True,
+                "consent": True,
+                "alliance-monitor": False,
+            }
         async with (
             kit.serving(build_app(kit.console_settings(upstream.url))) as console,
             httpx.AsyncClient(base_url=console.url) as http,

@@ -23,7 +23,9 @@ router = APIRouter(prefix="/ops", tags=["operators"])
 Operator = Annotated[Principal, Depends(require_roles("operator"))]
 
 
-async def probe(client: httpx.AsyncClient, name: str, base: str, timeout_s: float) -> tuple[str, dict[str, Any], list[Sample]]:
+async def probe(
+    client: httpx.AsyncClient, name: str, base: str, timeout_s: float
+) -> tuple[str, dict[str, Any], list[Sample]]:
     """One service's readiness and whitelisted metrics; an unreachable service counts as down, not an error."""
     state: dict[str, Any] = {"status": "down", "metrics": False}
     samples: list[Sample] = []

@@ -49,7 +49,9 @@ def is_stream(request: Request) -> bool:
 
 
 @router.api_route("/api/{upstream}/{path:path}", methods=METHODS, include_in_schema=False)
-async def forward(upstream: str, path: str, request: Request, settings: SettingsDep, client: UpstreamDep) -> StreamingResponse:
+async def forward(
+    upstream: str, path: str, request: Request, settings: SettingsDep, client: UpstreamDep
+) -> StreamingResponse:
     bases = settings.upstreams()
     base = bases.get(upstream)
     if base is None:

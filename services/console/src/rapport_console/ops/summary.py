@@ -123,7 +123,9 @@ def summarise(
         "dead_letters": [
             {"topic": topic, "reason": reason, "count": int(value)} for (topic, reason), value in sorted(dead.items())
         ],
-        "outbox_pending": [{"service": service, "pending": int(value)} for (service,), value in sorted(pending.items())],
+        "outbox_pending": [
+            {"service": service, "pending": int(value)} for (service,), value in sorted(pending.items())
+        ],
         "http": [
             {"service": service, "status": status, "count": int(value)}
             for (service, status), value in sorted(requests.items())

@@ -31,7 +31,7 @@ const TrendChart = (() => {
     if (band) {
       const lo = Math.max(0, band.low), hi = Math.min(40, band.high);
       svg.append(s("rect", { x: L, y: y(hi), width: W - L - R, height: y(lo) - y(hi), fill: "#f3e3c8", "data-role": "band" }));
-      svg.append(s("text", { x: W - R + 6, y: y(hi) + 12, "font-size": 11, fill: "#5c3a00" }, `ORS baseline ${trend.ors.baseline} ±${trend.ors.reliable_change}`));
+      svg.append(s("text", { x: W - R + 6, y: y(lo) - 4, "font-size": 11, fill: "#5c3a00" }, `ORS baseline ${trend.ors.baseline} ±${trend.ors.reliable_change}`));
     }
     for (let v = 0; v <= 40; v += 10) {
       svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#d5dae0" }));

@@ -60,7 +60,7 @@
       el("div", { class: "muted" }, svc.metrics ? "metrics scraped" : "no metrics"))));
     const tp = sum.topics.filter((t) => !t.topic.endsWith(".dlq"));
     document.getElementById("throughput-chart").replaceChildren(bars(tp.map((t) => ({ name: t.topic, value: t.published_per_s || 0 })), "Published events per second per topic"));
-    document.getElementById("throughput").replaceChildren(table("Throughput per topic", ["Topic", "Published/s", "Consumed/s", "Published total", "Consumed total"],
+    document.getElementById("throughput").replaceChildren(table("Throughput per topic", ["Topic", "Published/s", "Consumed/s (all groups)", "Published total", "Consumed total (all groups)"],
       tp.map((t) => [t.topic, fmt(t.published_per_s, 2), fmt(t.consumed_per_s, 2), t.published_total, t.consumed_total]), [1, 2, 3, 4]));
     const total = tp.reduce((acc, t) => acc + (t.published_per_s || 0), 0);
     if (sum.window_s !== null) { history.push([sum.scraped_at, total]); if (history.length > 150) history.shift(); }
