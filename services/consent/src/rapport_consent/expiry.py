@@ -33,6 +33,10 @@ async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: 
                 return total
             mine = await store.insert_expiries(conn, [(row["consent_id"], row["valid_until"]) for row in due], now)
             rows = [row for row in due if row["consent_id"] in mine]
+            await outbox.enqueue(
+                conn,
+                [events.expired(row["consent_id"], row["client_id"], row["scope"], row["valid_until"]) for row in rows],
+            )
             await ledger.append(
                 conn,
                 [
@@ -49,10 +53,6 @@ async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: 
                     )
                     for row in rows
                 ],
-            )
-            await outbox.enqueue(
-                conn,
-                [events.expired(row["consent_id"], row["client_id"], row["scope"], row["valid_until"]) for row in rows],
             )
             total += len(rows)
             if len(due) < batch:

@@ -175,6 +175,10 @@ async def grant(
             "recorded_by_role": principal.role,
         }
         await store.insert_consent(conn, consent)
+        await outbox.enqueue(conn, [events.granted(consent)])
+        out = consent_view(consent, now)
+        await idempotency.remember(conn, scope=key_scope, key=idempotency_key, body=raw, status_code=201, response=out)
+        # last: the ledger's append lock is held from here to commit, so keep that stretch short
         await ledger.append(
             conn,
             [
@@ -202,9 +206,6 @@ async def grant(
                 )
             ],
         )
-        await outbox.enqueue(conn, [events.granted(consent)])
-        out = consent_view(consent, now)
-        await idempotency.remember(conn, scope=key_scope, key=idempotency_key, body=raw, status_code=201, response=out)
     return JSONResponse(out, status_code=201)
 
 
@@ -250,6 +251,17 @@ async def revoke(
             "recorded_by_role": principal.role,
         }
         await store.insert_revocation(conn, revocation)
+        await outbox.enqueue(conn, [events.revoked(row, revocation)])
+        row.update(
+            revoked_effective_at=effective_at,
+            revoked_by_id=revoked_by.actor_id,
+            revoked_by_role=revoked_by.role,
+            revoke_reason=body.reason,
+            revoked_recorded_at=now,
+        )
+        out = consent_view(row, now)
+        await idempotency.remember(conn, scope=key_scope, key=idempotency_key, body=raw, status_code=200, response=out)
+        # last: the ledger's append lock is held from here to commit
         await ledger.append(
             conn,
             [
@@ -271,16 +283,6 @@ async def revoke(
                 )
             ],
         )
-        await outbox.enqueue(conn, [events.revoked(row, revocation)])
-        row.update(
-            revoked_effective_at=effective_at,
-            revoked_by_id=revoked_by.actor_id,
-            revoked_by_role=revoked_by.role,
-            revoke_reason=body.reason,
-            revoked_recorded_at=now,
-        )
-        out = consent_view(row, now)
-        await idempotency.remember(conn, scope=key_scope, key=idempotency_key, body=raw, status_code=200, response=out)
     return JSONResponse(out, status_code=200)
 
 
