@@ -6,7 +6,7 @@ it and the given broker, drives it with N concurrent keep-alive connections from
 end checks that every accepted registration reached the broker (outbox rows published, none pending).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 \\
-        .venv/bin/python services/intake/bench_registration.py --duration 10 --concurrency 32
+        .venv/bin/python bench/intake/client_registration.py --duration 10 --concurrency 32
 
 Both run on the same machine: the load generator takes CPU from the server, so the figures are a floor.
 """

@@ -2,7 +2,7 @@
 
 Run (dev broker and PostgreSQL up)::
 
-    .venv/bin/python tests/session/bench_telemetry.py --sessions 2000 --batch 100 --concurrency 8 --seconds 20
+    .venv/bin/python bench/session/telemetry_ingest.py --sessions 2000 --batch 100 --concurrency 8 --seconds 20
 
 What it does: creates a fresh database, starts ``python -m rapport_session serve`` as its own process
 (uvicorn, one worker), a fake consent check endpoint in this process (every client consents), seeds care
