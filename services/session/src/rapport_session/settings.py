@@ -15,7 +15,8 @@ class SessionSettings(ServiceSettings):
     consent_service_url: str = "http://127.0.0.1:8003"
     #: path of that check endpoint; query parameters ``client_id`` and ``scope``, answer ``{"active": bool}``
     consent_check_path: str = "/consents/check"
-    consent_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    #: generous: a timeout fails closed (refuses), so a briefly busy consent service must not look like "no consent"
+    consent_timeout_s: float = Field(default=2.0, gt=0, le=10)
     #: how long an answer of the consent service is reused; short, so a revocation takes effect quickly
     consent_cache_ttl_s: float = Field(default=10.0, ge=0, le=300)
 
