@@ -217,6 +217,34 @@ class MonitorEnv:
         await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
         return conn
 
+    async def onboard(self, *stories: Any, **kw: Any) -> None:
+        """Publish the stories' onboarding and wait until it is analysed (clinician known, client assigned,
+        consents recorded): intake, consent and session events travel on different topics, so a test that
+        needs them in place (working hours, consent) before its session events waits here."""
+        await self.publish(*(e for s in stories for e in s.onboarding(**kw)))
+        await self.wait_onboarded(*stories, scopes=kw.get("scopes", ANALYSED_SCOPES))
+
+    async def wait_onboarded(self, *stories: Any, scopes: tuple[str, ...] = ANALYSED_SCOPES) -> None:
+        async def analysed() -> bool:
+            conn = await self.db()
+            try:
+                for s in stories:
+                    client = await conn.fetchrow(
+                        "SELECT clinician_id, state FROM client_states WHERE client_id = $1", s.client_id
+                    )
+                    known = await conn.fetchval(
+                        "SELECT 1 FROM clinician_states WHERE clinician_id = $1", s.clinician_id
+                    )
+                    if client is None or not known or client["clinician_id"] != s.clinician_id:
+                        return False
+                    if len(client["state"]["consents"]["records"]) < len(scopes):
+                        return False
+                return True
+            finally:
+                await conn.close()
+
+        await self.wait_until(analysed, what="the onboarding")
+
     async def wait_for_starts(self, client_id: str, count: int) -> None:
         """Wait until the pair state holds ``count`` session starts. Topics are not ordered against each
         other, so feedback published right after its session start may be consumed first; tests whose rule

@@ -34,7 +34,7 @@ async def test_authorisation_of_every_endpoint(monitor_env, story, kit):
     s = story(supervisor_id=kit.unique("sup"))
     other = story()
     async with monitor_env.running() as m:
-        await monitor_env.publish(*s.onboarding(), *other.onboarding())
+        await monitor_env.onboard(s, other)
         await monitor_env.publish(
             s.ev.started("s1", t0),
             s.ev.pulse(1, session_id="s1", at=t0 + timedelta(minutes=5)),  # clinician audience
@@ -132,7 +132,7 @@ async def test_acknowledge_and_resolve_emit_events(monitor_env, story, alert_top
     t0, r = kit.T0, alert_topic_reader
     s = story()
     async with monitor_env.running() as m:
-        await monitor_env.publish(*s.onboarding())
+        await monitor_env.onboard(s)
         await monitor_env.publish(*(s.ev.started(f"s{k}", t0 + k * WEEK) for k in range(1, 5)))
         await monitor_env.wait_for_starts(s.client_id, 4)
         await monitor_env.publish(s.ev.srs(34.0, session_id="s4", at=t0 + 4 * WEEK))  # srs-below-cutoff (condition)

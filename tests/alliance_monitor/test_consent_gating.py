@@ -19,7 +19,7 @@ async def test_event_before_its_consent_is_held_then_analysed(monitor_env, story
     s = story()
     scopes = tuple(x for x in kit.ANALYSED_SCOPES if x != "measurement-feedback")
     async with monitor_env.running(consent_hold_seconds=30.0) as m:
-        await monitor_env.publish(*s.onboarding(scopes=scopes))
+        await monitor_env.onboard(s, scopes=scopes)
         await monitor_env.publish(s.ev.started("s1", t0), s.ev.pulse(1, session_id="s1", at=t0 + timedelta(minutes=5)))
         await monitor_env.wait_until(lambda: _has_hold(monitor_env, s.client_id), what="the pulse to be held")
         metrics = (await m.http.get("/metrics")).text
@@ -41,10 +41,10 @@ async def test_hold_expiry_raises_consent_violation_and_nothing_else(monitor_env
     t0, r = kit.T0, alert_topic_reader
     no_treatment, no_feedback = story(), story()
     async with monitor_env.running(consent_hold_seconds=1.0):
-        await monitor_env.publish(*no_treatment.onboarding(scopes=()))
+        await monitor_env.onboard(no_treatment, scopes=())
         await monitor_env.publish(no_treatment.ev.started("s1", t0))
         scopes = tuple(x for x in kit.ANALYSED_SCOPES if x != "measurement-feedback")
-        await monitor_env.publish(*no_feedback.onboarding(scopes=scopes))
+        await monitor_env.onboard(no_feedback, scopes=scopes)
         await monitor_env.publish(
             no_feedback.ev.started("s1", t0),
             no_feedback.ev.pulse(1, session_id="s1", at=t0 + timedelta(minutes=5)),
@@ -71,7 +71,7 @@ async def test_consent_is_judged_at_event_time(monitor_env, story, alert_topic_r
     s = story()
     scopes = tuple(x for x in kit.ANALYSED_SCOPES if x != "measurement-feedback")
     async with monitor_env.running(consent_hold_seconds=1.0):
-        await monitor_env.publish(*s.onboarding(scopes=scopes))
+        await monitor_env.onboard(s, scopes=scopes)
         await monitor_env.publish(
             s.ev.grant("measurement-feedback", valid_from=t0 + timedelta(hours=1)),
             s.ev.revoke("measurement-feedback", effective_at=t0 + timedelta(hours=3)),

@@ -11,10 +11,9 @@ async def test_stream_delivers_own_alerts_live_and_resumes(monitor_env, story, k
     a, b = story(), story()
     [idle] = await make_topics(["idle"])
     async with monitor_env.running() as m1, monitor_env.running(consume_topics=[idle]) as m2:
-        await monitor_env.publish(*a.onboarding(), *b.onboarding())
+        await monitor_env.onboard(a, b)
         now = datetime.now(UTC)
         await monitor_env.publish(a.ev.started("s1", now), b.ev.started("s1", now))
-        await asyncio.sleep(1.0)  # onboarding analysed
         async with (
             kit.SseReader(m1.url, kit.auth(a.clinician_id, "clinician")) as a_on_1,
             kit.SseReader(m2.url, kit.auth(a.clinician_id, "clinician")) as a_on_2,
@@ -63,7 +62,7 @@ async def test_stream_routes_by_audience(monitor_env, story, kit):
     other_supervisor = kit.unique("sup")
     t0 = kit.T0
     async with monitor_env.running() as m:
-        await monitor_env.publish(*s.onboarding())
+        await monitor_env.onboard(s)
         await asyncio.sleep(1.0)
         async with (
             kit.SseReader(m.url, kit.auth(s.supervisor_id, "supervisor")) as sup,

@@ -30,7 +30,9 @@ async def test_redelivery_and_replay_raise_nothing_new(monitor_env, story, alert
         s.ev.srs(30.0, session_id="s1", at=t0 + timedelta(minutes=48)),
     ]
     async with monitor_env.running():
-        await monitor_env.publish(*history)
+        await monitor_env.publish(*history[:-3])
+        await monitor_env.wait_onboarded(s)
+        await monitor_env.publish(*history[-3:])
         await r.wait_for(s.client_id, 2, "alert-raised", settle=0.5)
         before = await alert_rows(monitor_env, s.client_id)
         assert sorted(rule for _, rule, _ in before) == ["early-low-alliance", "pulse-low"]
@@ -104,7 +106,7 @@ async def test_state_continues_after_restart(monitor_env, story, alert_topic_rea
     t0, r = kit.T0, alert_topic_reader
     s = story()
     async with monitor_env.running():
-        await monitor_env.publish(*s.onboarding())
+        await monitor_env.onboard(s)
         await monitor_env.publish(
             s.ev.started("s1", t0 + WEEK),
             s.ev.srs(40.0, session_id="s1", at=t0 + WEEK),

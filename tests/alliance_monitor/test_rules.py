@@ -39,7 +39,7 @@ async def test_srs_rules(monitor_env, story, alert_topic_reader, kit):
     early, below, item, drop, ceiling = (story() for _ in range(5))
     async with monitor_env.running():
         for s in (early, below, item, drop, ceiling):
-            await monitor_env.publish(*s.onboarding())
+            await monitor_env.onboard(s)
 
         # early-low-alliance: SRS < 36 in session 1 (and then no srs-below-cutoff for it)
         await monitor_env.publish(early.ev.started("s1", t0), early.ev.srs(30.0, session_id="s1", at=t0))
@@ -104,7 +104,7 @@ async def test_ors_and_attendance_rules(monitor_env, story, alert_topic_reader, 
     deteriorating, flat, absent = story(), story(), story()
     async with monitor_env.running():
         for s in (deteriorating, flat, absent):
-            await monitor_env.publish(*s.onboarding(baseline=18.0))
+            await monitor_env.onboard(s, baseline=18.0)
 
         # ors-deterioration: 12.0 (6 below 18.0) raises, 11.0 updates, 14.0 (4 below) resolves
         await monitor_env.publish(*sessions(deteriorating, t0, 3))
@@ -142,7 +142,7 @@ async def test_live_rules(monitor_env, story, alert_topic_reader, kit):
     pulse, quiet, overrun = story(), story(), story()
     async with monitor_env.running():
         for s in (pulse, quiet, overrun):
-            await monitor_env.publish(*s.onboarding())
+            await monitor_env.onboard(s)
         # pulse-low: one alert per low pulse (2 and 1), none for 3
         await monitor_env.publish(
             pulse.ev.started("s1", t0),
@@ -176,7 +176,7 @@ async def test_boundary_rules(monitor_env, story, alert_topic_reader, kit):
     over, late, flagged = story(supervisor_id="sup-x"), story(), story()
     async with monitor_env.running():
         for s in (over, late, flagged):
-            await monitor_env.publish(*s.onboarding())
+            await monitor_env.onboard(s)
         # overrun-pattern: 3 of the last 5 ended >= 10 min late raises (supervisor), a 4th updates, then
         # on-time endings push it below 3 of 5 and it resolves
         await monitor_env.publish(*sessions(over, t0, 7))

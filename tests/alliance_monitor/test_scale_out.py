@@ -66,7 +66,7 @@ async def test_two_instances_split_partitions_and_survive_a_kill(monitor_env, st
             await monitor_env.wait_until(split, within=30, what="the two instances to split the partitions")
             shared = len(consumer.assignment)
 
-            await monitor_env.publish(*(e for s in stories for e in s.onboarding()))
+            await monitor_env.onboard(*stories)
             await monitor_env.publish(*(s.ev.started("s1", t0) for s in stories))
             for wave in range(WAVES):
                 at = t0 + timedelta(minutes=5 + wave)
