@@ -1,7 +1,7 @@
 """Live-alert latency: publish a low pulse, time until its alert arrives on the clinician's SSE stream.
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python tests/alliance_monitor/bench_sse_latency.py [pulses=50]
+        .venv/bin/python bench/alliance_monitor/sse_latency.py [pulses=50]
 
 Runs one monitor in-process (uvicorn on a free port, fresh database and input topics), one SSE client on
 the clinician's stream, and publishes ``pulses`` pulse-submitted events with score 1, one at a time (100 ms
