@@ -204,7 +204,15 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
         print(f"{spec.name}: {len(applied)} migration(s) applied")
     elif command == "serve":
         app = create_app(spec, settings)
-        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+        # open SSE streams must not hold a shutdown: uvicorn cancels them after this grace period
+        uvicorn.run(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     else:
         print(f"usage: python -m rapport_{spec.name.replace('-', '_')} [serve|migrate]", file=sys.stderr)
         raise SystemExit(2)
