@@ -67,7 +67,7 @@ async def onboard(
     await api.register_client(client, clinician_id=clinician)
     await api.assign(client, clinician, supervisor_id=team.supervisor)
     for scope in consents:
-        await api.grant(client, scope)
+        await grant_when_known(api, client, scope)
     if intake:
         await api.complete_intake(
             client,
@@ -75,6 +75,20 @@ async def onboard(
             concerns=[f"{MARKER}concern low mood {client[-4:]}"],
         )
     return Pair(client, clinician, team.supervisor)
+
+
+async def grant_when_known(api: Rapport, client: str, scope: str, *, within_s: float = 30.0) -> str:
+    """Grant ``scope`` as the client; the consent service answers 409 "retry later" until it has seen the
+    client's registration on ``intake.events``, so retry that (and only that) for a while."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await api.grant(client, scope)
+        except ApiError as exc:
+            retry_later = exc.response.status_code == 409 and "retry later" in exc.response.text
+            if not retry_later or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.1)
 
 
 async def wait_known(api: Rapport, pair: Pair, *, within_s: float = 30.0, monitor: bool = True) -> float:
