@@ -145,10 +145,18 @@ async def _running(admin_url: str, bootstrap: str, idempotence: bool) -> AsyncIt
         database_pool_max=20,
     )
     app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://consent") as http:
-            yield ConsentUnderTest(http=http, pool=app.state.runtime.pool, database_url=database_url, settings=settings)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://consent") as http:
+                pool = app.state.runtime.pool
+                yield ConsentUnderTest(http=http, pool=pool, database_url=database_url, settings=settings)
+    finally:  # on a shared server (env mode) leave nothing behind
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database_url.rpartition("/")[2]}" WITH (FORCE)')
+        finally:
+            await conn.close()
 
 
 @pytest.fixture(scope="session")

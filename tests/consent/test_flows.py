@@ -39,6 +39,7 @@ async def test_client_grant_emits_exactly_one_granted_event_and_one_ledger_entry
 
     events = await consent_tap.events_for(client_id, 1)
     assert len(events) == 1
+    assert [key for key, _ in consent_tap.invalid if key == client_id.encode()] == []  # every record decoded
     event = events[0]
     assert isinstance(event, ConsentGranted)
     assert event.source == "/rapport/consent"
