@@ -56,7 +56,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     #: builds the service's consumers once pool and producer exist
     consumers: Callable[[ServiceRuntime], list[BatchConsumer]] | None = None
-    #: long-running background jobs (expiry sweeps, timers); cancelled on shutdown
+    #: long-running background jobs (expiry sweeps, timers); cancelled at once on shutdown, so each must keep
+    #: its work transactional (a cancelled job leaves nothing half done)
     jobs: Callable[[ServiceRuntime], list[Coroutine[Any, Any, None]]] | None = None
     #: extra start/stop steps (e.g. caches, clients to other services)
     on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
@@ -123,6 +124,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         runtime = ServiceRuntime(settings=settings, pool=pool, producer=producer, relay=relay)
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
+        jobs: list[asyncio.Task[None]] = []
         try:
             if spec.on_start is not None:
                 await spec.on_start(runtime)
@@ -132,14 +134,17 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
                 await _retry("kafka consumer group", consumer.start)
                 tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group_id}"))
             for job in spec.jobs(runtime) if spec.jobs else []:
-                tasks.append(asyncio.create_task(job))
+                jobs.append(asyncio.create_task(job))
             log.info("service started")
             yield
         finally:
             for consumer in runtime.consumers:
                 consumer.stop()
             relay.stop()
+            for job_task in jobs:  # jobs are plain loops: cancelling them is their stop signal
+                job_task.cancel()
             _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+            pending |= set(jobs)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
