@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from rapport_local.launcher import SERVICES, LaunchConfig, parse_services
+from rapport_local.launcher import CATALOG, SERVICES, LaunchConfig, parse_services
 from rapport_local.process import alive, port_in_use
 
 READY_TIMEOUT = 180.0  # four Python services importing FastAPI and OpenTelemetry on two cores
@@ -90,7 +90,8 @@ def test_parse_services_and_ports() -> None:
     with pytest.raises(ValueError, match="unknown services"):
         parse_services("intake,billing")
     config = LaunchConfig(data_dir=Path("x"), base_port=9000)
-    assert [config.base_url(s) for s in SERVICES] == [f"http://127.0.0.1:{9000 + i}" for i in range(4)]
+    assert [config.base_url(s) for s in SERVICES] == [f"http://127.0.0.1:{9000 + i}" for i in range(len(SERVICES))]
+    assert config.with_database() == [s for s in SERVICES if s != "console"], "the console has no database"
 
 
 def test_run_without_services_for_a_duration(scratch_dir: Path) -> None:
@@ -168,7 +169,7 @@ def test_full_suite_every_service_ready(scratch_dir: Path) -> None:
         content = _wait_ready(proc, data_dir, READY_TIMEOUT + 120)
         ready_after = time.monotonic() - started
         assert set(content["services"]) == set(SERVICES)
-        assert set(content["databases"]) == set(SERVICES)
+        assert set(content["databases"]) == {s for s in SERVICES if CATALOG[s].database}
         owned = _processes_of(content, proc.pid)
         with httpx.Client(timeout=5) as client:
             for service, url in content["services"].items():
