@@ -467,6 +467,16 @@ class Launcher:
         rows.append(("logs", str(self.logs_dir)))
         for label, value in rows:
             say(f"  {label:<{PREFIX_WIDTH}} {value}")
+        if "console" in self.config.services:
+            console = self.config.base_url("console")
+            say("open the consoles (demo sign-in: clinician-01..06, supervisor-01, compliance-01, operator-01):")
+            for page, path in (
+                ("sign in", "/signin"),
+                ("clinician", "/clinician"),
+                ("compliance", "/compliance"),
+                ("operator", "/operator"),
+            ):
+                say(f"  {page:<{PREFIX_WIDTH}} {console}{path}")
         if self.config.duration is not None:
             say(f"stopping after {self.config.duration:g}s")
         else:
