@@ -107,7 +107,7 @@ def test_the_workload_really_wrote_what_is_searched_for(exhaust: dict[str, Any])
     expected: Expected = exhaust["expected"]
     assert sum(1 for s in expected.secrets if s.startswith("client-")) == 3
     assert sum(1 for s in expected.secrets if s.startswith(MARKER)) >= 6
-    assert len(exhaust["logs"]) > 50 and len(exhaust["spans"]) > 100  # the exhaust is not empty
+    assert len(exhaust["logs"]) >= 10 and len(exhaust["spans"]) > 100  # the exhaust is not empty
     assert all(TOPICS)  # contract loaded
 
 
