@@ -6,7 +6,6 @@ Structured mode: the value is the whole CloudEvent as JSON, the key is the subje
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from rapport_common.events.catalog import ANY_EVENT_ADAPTER
 from rapport_common.events.envelope import CloudEvent
 
 CONTENT_TYPE = "application/cloudevents+json"
+_OPTIONAL_ATTRIBUTES = ("datacontenttype", "dataschema", "traceparent")
 MAX_RECORD_BYTES = 1_000_000
 
 Headers = Sequence[tuple[str, bytes]]
@@ -42,10 +42,7 @@ class EventDecodeError(ValueError):
 
 def encode_event(event: CloudEvent[Any]) -> KafkaRecord:
     """The Kafka record for ``event`` on its contract topic. Absent optional attributes are omitted."""
-    envelope = event.model_dump(mode="json")
-    for attribute in ("datacontenttype", "dataschema", "traceparent"):
-        if envelope.get(attribute) is None:
-            envelope.pop(attribute, None)
+    absent = {attribute for attribute in _OPTIONAL_ATTRIBUTES if getattr(event, attribute) is None}
     headers = [
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_type", event.type.encode()),
@@ -53,7 +50,7 @@ def encode_event(event: CloudEvent[Any]) -> KafkaRecord:
     ]
     if event.traceparent:
         headers.append(("traceparent", event.traceparent.encode()))
-    value = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+    value = event.model_dump_json(exclude=absent).encode()
     return KafkaRecord(topic=type(event).topic, key=event.subject.encode(), value=value, headers=headers)
 
 

@@ -38,8 +38,15 @@ class CloudEvent(BaseModel, Generic[PayloadT]):
 
     @classmethod
     def event_type(cls) -> str:
-        """The literal value of ``type`` for this concrete event class."""
-        return str(cls.model_fields["type"].default)
+        """The literal value of ``type`` for this concrete event class (cached: it is on the hot path)."""
+        try:
+            return _EVENT_TYPES[cls]
+        except KeyError:
+            _EVENT_TYPES[cls] = str(cls.__pydantic_fields__["type"].default)
+            return _EVENT_TYPES[cls]
+
+
+_EVENT_TYPES: dict[type, str] = {}
 
 
 def new_event(
