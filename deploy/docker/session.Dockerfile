@@ -21,6 +21,8 @@ COPY services/intake/pyproject.toml services/intake/pyproject.toml
 COPY services/session/pyproject.toml services/session/pyproject.toml
 COPY services/consent/pyproject.toml services/consent/pyproject.toml
 COPY services/alliance-monitor/pyproject.toml services/alliance-monitor/pyproject.toml
+COPY services/console/pyproject.toml services/console/pyproject.toml
+COPY services/simulator/pyproject.toml services/simulator/pyproject.toml
 COPY deploy/local/pyproject.toml deploy/local/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace --package rapport-session
 # Then the code of this service and of the common library only.

@@ -46,25 +46,53 @@ def module_of(service: str) -> str:
     return "rapport_" + service.replace("-", "_")
 
 
+def services_with_database() -> list[str]:
+    """Services whose settings read ``DATABASE_URL``: each gets its own database, role and migrate step."""
+    return [s for s in rapport_services() if settings_of(s).has_database]
+
+
+def services_without_database() -> list[str]:
+    """Services whose settings have no ``DATABASE_URL`` field (e.g. the console): no database is made for them."""
+    return [s for s in rapport_services() if not settings_of(s).has_database]
+
+
+def migrations_of(service: str) -> list[Path]:
+    """SQL migrations shipped in the service's package (a service with any needs a database)."""
+    return sorted((REPO / "services" / service / "src" / module_of(service) / "migrations").glob("*.sql"))
+
+
 @dataclass(frozen=True)
 class SettingsInfo:
     cls_name: str
     names: frozenset[str]  # environment variable names (field names upper-cased)
     required: frozenset[str]  # those without a default
 
+    @property
+    def has_database(self) -> bool:
+        """A service has its own database exactly when its settings read ``DATABASE_URL``."""
+        return "DATABASE_URL" in self.names
+
+    @property
+    def uses_kafka(self) -> bool:
+        return "KAFKA_BOOTSTRAP_SERVERS" in self.names
+
 
 @cache
 def settings_of(service: str) -> SettingsInfo:
-    """The settings class of ``service`` (the ServiceSettings subclass its settings module defines)."""
-    from rapport_common.settings import ServiceSettings
+    """The settings class of ``service``: the one pydantic-settings class its settings module defines.
+
+    Services with a database and a broker extend ``ServiceSettings``; a service without either (the
+    console) extends ``BaseSettings`` directly, and then reads neither ``DATABASE_URL`` nor Kafka settings.
+    """
+    from pydantic_settings import BaseSettings
 
     module = importlib.import_module(f"{module_of(service)}.settings")
     classes = [
         obj
         for _, obj in inspect.getmembers(module, inspect.isclass)
-        if issubclass(obj, ServiceSettings) and obj is not ServiceSettings and obj.__module__ == module.__name__
+        if issubclass(obj, BaseSettings) and obj.__module__ == module.__name__
     ]
-    assert len(classes) == 1, f"{module.__name__} must define exactly one ServiceSettings subclass, found {classes}"
+    assert len(classes) == 1, f"{module.__name__} must define exactly one settings class, found {classes}"
     cls = classes[0]
     fields = cls.model_fields
 
@@ -319,6 +347,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``rapport_service`` runs a test once per service found under services/ at collection time."""
     if "rapport_service" in metafunc.fixturenames:
         metafunc.parametrize("rapport_service", rapport_services())
+    if "database_service" in metafunc.fixturenames:
+        metafunc.parametrize("database_service", services_with_database())
+    if "databaseless_service" in metafunc.fixturenames:
+        metafunc.parametrize("databaseless_service", services_without_database())
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,10 @@ def test_ports_and_probes(deploy: Any, rapport_service: str) -> None:
     assert container["resources"]["requests"].keys() >= {"cpu", "memory"}
     assert container.get("args") == ["serve"]
     init = dep["spec"]["template"]["spec"].get("initContainers", [])
-    assert [c.get("args") for c in init] == [["migrate"]], "a migrate initContainer is expected"
+    if deploy.settings_of(rapport_service).has_database:
+        assert [c.get("args") for c in init] == [["migrate"]], "a migrate initContainer is expected"
+    else:
+        assert init == [], f"{rapport_service} has no database, so nothing to migrate before it serves"
     security = dep["spec"]["template"]["spec"]["securityContext"]
     assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
 
@@ -115,10 +118,36 @@ def test_env_names_are_settings_the_code_reads(deploy: Any, rapport_service: str
         assert not unknown, f"{rapport_service}/{container['name']}: {unknown} are not fields of {settings.cls_name}"
         unset = sorted(settings.required - names)
         assert not unset, f"{rapport_service}/{container['name']}: required {unset} not set"
-    assert (f"rapport-{rapport_service}", "DATABASE_URL") in secrets_needed
     assert ("rapport-jwt", "JWT_SECRET") in secrets_needed
-    readme = (deploy.DEPLOY / "README.md").read_text(encoding="utf-8")
-    assert f"rapport-{rapport_service}" in readme, "deploy/README.md must tell how to create this Secret"
+    if settings.has_database:
+        assert (f"rapport-{rapport_service}", "DATABASE_URL") in secrets_needed
+        readme = (deploy.DEPLOY / "README.md").read_text(encoding="utf-8")
+        assert f"rapport-{rapport_service}" in readme, "deploy/README.md must tell how to create this Secret"
+    else:
+        assert not any(key == "DATABASE_URL" for _, key in secrets_needed), f"{rapport_service} reads no DATABASE_URL"
+
+
+def test_console_demo_login_is_off(deploy: Any) -> None:
+    """The demo sign-in issues tokens to anyone; in Kubernetes operators issue real tokens."""
+    configmaps = _by_kind(deploy, "ConfigMap")
+    dep = _by_kind(deploy, "Deployment")["console"]
+    values: dict[str, str] = {}
+    for container in _pod_containers(dep):
+        for source in container.get("envFrom", []):
+            values |= configmaps[source["configMapRef"]["name"]]["data"]
+        values |= {v["name"]: v.get("value", "") for v in container.get("env", []) if "value" in v}
+    assert values.get("CONSOLE_DEMO_LOGIN", "false").lower() in ("false", "0", "")
+    assert {values.get(k) for k in ("INTAKE_SERVICE_URL", "SESSION_SERVICE_URL", "CONSENT_SERVICE_URL")} == {
+        "http://intake:8000",
+        "http://session:8000",
+        "http://consent:8000",
+    }
+    assert values.get("ALLIANCE_MONITOR_URL") == "http://alliance-monitor:8000"
+    services = _by_kind(deploy, "Service")
+    for url in (
+        values[k] for k in ("INTAKE_SERVICE_URL", "SESSION_SERVICE_URL", "CONSENT_SERVICE_URL", "ALLIANCE_MONITOR_URL")
+    ):
+        assert url.removeprefix("http://").split(":")[0] in services, f"{url} names no Service of the base"
 
 
 def test_configmap_holds_only_common_settings(deploy: Any) -> None:
