@@ -83,10 +83,9 @@ class Analysis:
     async def process(self, events: Sequence[CloudEvent[Any]]) -> None:
         """New events in consumption order: evaluate or hold each, then re-decide holds a consent may cover."""
         await self._load([state_keys(event) for event in events])
-        for event in events:
-            if not await self._apply(event, hold_expired=False):
-                await holds.hold(self.conn, event, client_id=event.data.client_id, hold_seconds=self.hold_seconds)
-                self.held += 1
+        undecided = [event for event in events if not await self._apply(event, hold_expired=False)]
+        await holds.hold_many(self.conn, undecided, hold_seconds=self.hold_seconds)  # before reconsidering
+        self.held += len(undecided)
         await self._reconsider_holds()
 
     async def expire_holds(self, *, limit: int = 200) -> int:
