@@ -214,10 +214,28 @@ async def running_suite(
         logging.getLogger().removeHandler(keeper)
 
 
+#: the one in-process suite shared by consecutive tests that use it (see ``pytest_runtest_teardown``)
+_SHARED: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="module")
 async def suite(postgres_admin_url: str, kafka_bootstrap_servers: str, kafka_idempotence: bool) -> AsyncIterator[Suite]:
-    async with running_suite(postgres_admin_url, kafka_bootstrap_servers, kafka_idempotence) as running:
-        yield running
+    """The running suite. Started once and shared by consecutive modules (``test_suite_*``); stopped as soon
+    as the next test does not use it, so it never runs beside other directories' tests (its consumers would
+    react to their events on the contract topics)."""
+    if "suite" not in _SHARED:
+        manager = running_suite(postgres_admin_url, kafka_bootstrap_servers, kafka_idempotence)
+        _SHARED["suite"] = await manager.__aenter__()
+        _SHARED["manager"] = manager
+        _SHARED["loop"] = asyncio.get_running_loop()
+    yield _SHARED["suite"]
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if "suite" in _SHARED and (nextitem is None or "suite" not in getattr(nextitem, "fixturenames", ())):
+        loop, manager = _SHARED.pop("loop"), _SHARED.pop("manager")
+        _SHARED.pop("suite")
+        loop.run_until_complete(manager.__aexit__(None, None, None))
 
 
 @pytest.fixture(scope="session")

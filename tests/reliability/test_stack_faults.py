@@ -36,8 +36,8 @@ from soak.workload import PLANTED_RULES, Expected, Load
 from soak.world import MARKER, make_team
 
 OUT = Path(os.environ.get("RAPPORT_RELIABILITY_OUT", "/tmp/rapport-reliability-faults.json"))
-WARMUP_S = float(os.environ.get("RAPPORT_FAULT_WARMUP_S", "3"))
-AFTER_S = float(os.environ.get("RAPPORT_FAULT_AFTER_S", "4"))
+WARMUP_S = float(os.environ.get("RAPPORT_FAULT_WARMUP_S", "2"))
+AFTER_S = float(os.environ.get("RAPPORT_FAULT_AFTER_S", "2.5"))
 
 
 @dataclass

@@ -8,7 +8,7 @@ compliance/operator/service as the route allows).
 
 Every answer must be below 500, and every 4xx a JSON object with a ``detail`` (the services' error shape).
 Failures are collected (no shrinking: the generated case is printed as a curl command) and reported
-together. ``RAPPORT_FUZZ_EXAMPLES`` sets the examples per operation and mode (default 6: about a minute).
+together. ``RAPPORT_FUZZ_EXAMPLES`` sets the examples per operation and mode (default 4: under a minute).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from schemathesis import GenerationMode
 
 from soak.world import live_session, make_team, onboard, wait_known
 
-EXAMPLES = int(os.environ.get("RAPPORT_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("RAPPORT_FUZZ_EXAMPLES", "4"))
 SERVICES = ("intake", "session", "consent", "alliance-monitor")
 
 #: who calls each operation (a role it permits; "client"/"clinician" are the pinned resource's own)

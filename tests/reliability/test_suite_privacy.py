@@ -4,7 +4,7 @@ services' logs, trace spans, ``/metrics`` or dead-letter headers.
 
 In-process suite: logs are the JSON lines the services' own formatter produces (records of the test's own
 HTTP client, logger ``httpx``, are excluded here because that logger is shared in-process; the subprocess
-check in ``test_faults.py`` reads the services' real stdout, httpx lines included). Spans come
+check in ``test_stack_faults.py`` reads the services' real stdout, httpx lines included). Spans come
 from an in-memory exporter added to the global tracer provider.
 """
 
