@@ -221,13 +221,18 @@ async def wait_drained(
         await asyncio.sleep(0.5)
 
 
-async def alert_census(monitor_database_url: str, rules: Iterable[str]) -> Counter[tuple[str, str]]:
-    """(rule, client) -> number of distinct alerts in the monitor's database."""
+async def alert_census(
+    monitor_database_url: str, rules: Iterable[str], clients: Iterable[str]
+) -> Counter[tuple[str, str]]:
+    """(rule, client) -> number of distinct alerts in the monitor's database, for ``clients`` only (a simulator
+    may run beside the checker with clients of its own)."""
     conn = await asyncpg.connect(monitor_database_url)
     try:
         rows = await conn.fetch(
-            "SELECT rule, client_id, count(*) AS n FROM alerts WHERE rule = ANY($1::text[]) GROUP BY rule, client_id",
+            "SELECT rule, client_id, count(*) AS n FROM alerts WHERE rule = ANY($1::text[]) "
+            "AND client_id = ANY($2::text[]) GROUP BY rule, client_id",
             list(rules),
+            list(clients),
         )
     finally:
         await conn.close()

@@ -122,7 +122,7 @@ async def verify(h: Harness, outcome: Outcome, released_wall: float, released: f
         outcome.notes.append(f"{pending} outbox rows still pending")
     missing_writes = await accepted_missing(urls, h.api.accepted)
     census = await event_census(urls, h.stack.kafka)
-    alerts = await alert_census(urls["alliance-monitor"], PLANTED_RULES)
+    alerts = await alert_census(urls["alliance-monitor"], PLANTED_RULES, [pair.client for pair in h.load.pairs])
     missing_alerts, extra_alerts = compare_alerts(h.expected.alerts, h.expected.uncertain, alerts)
     outcome.accepted_writes = sum(checked_routes(h.api.accepted).values())
     outcome.lost = len(missing_writes) + len(census.not_on_topic) + len(missing_alerts)
