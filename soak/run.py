@@ -47,7 +47,7 @@ from soak.checks import (  # noqa: E402
 )
 from soak.stack import SERVICES, Stack  # noqa: E402
 from soak.workload import PLANTED_RULES, Expected, Load  # noqa: E402
-from soak.world import make_team  # noqa: E402
+from soak.world import MARKER, make_team  # noqa: E402
 
 STATUS_LINE = re.compile(r"^rapport_http_requests_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 
@@ -81,6 +81,23 @@ def http_statuses(metrics_text: str) -> Counter[str]:
             float(match["value"])
         )
     return counts
+
+
+SIMULATED_CLIENT = re.compile(r"\bclient-\d{4}\b")
+
+
+def log_leaks(stack: Stack, secrets: set[str]) -> dict[str, Any]:
+    """Service stdout lines naming a client (the checker's or the simulator's) or carrying text a client wrote.
+    httpx request lines are counted apart: a known bug (the session service's consent client logs its URLs)."""
+    httpx_lines, other = 0, []
+    for name in stack.services:
+        for line in stack.log_text(name).splitlines():
+            if SIMULATED_CLIENT.search(line) or MARKER in line or any(secret in line for secret in secrets):
+                if '"logger": "httpx"' in line:
+                    httpx_lines += 1
+                else:
+                    other.append(f"{name}: {line[:200]}")
+    return {"httpx_request_lines": httpx_lines, "other_lines": len(other), "examples": other[:5]}
 
 
 def growth_mb(samples: list[dict[str, Any]], name: str) -> float | None:
@@ -174,6 +191,7 @@ async def soak(args: argparse.Namespace) -> int:
         total_requests = sum(statuses.values())
         server_errors = {k: v for k, v in statuses.items() if k.rsplit(" ", 1)[1].startswith("5")}
         growth = {name: growth_mb(samples, name) for name in stack.services}
+        leaks = log_leaks(stack, expected.secrets)
         max_lag = max((max(s["lag"].values()) for s in samples), default=0)
         result |= {
             "minutes": args.minutes,
@@ -204,6 +222,7 @@ async def soak(args: argparse.Namespace) -> int:
             "outbox_pending": pending,
             "max_lag_sampled": max_lag,
             "rss_growth_mb_second_half": growth,
+            "log_lines_naming_clients": leaks,
             "samples": samples,
         }
         failures = []
@@ -222,6 +241,8 @@ async def soak(args: argparse.Namespace) -> int:
         grew = {k: v for k, v in growth.items() if v is not None and v > args.max_growth_mb}
         if grew:
             failures.append(f"memory grew: {grew}")
+        if leaks["other_lines"]:
+            failures.append(f"{leaks['other_lines']} service log lines name a client or carry their words")
         if sim is not None and sim.returncode != 0:
             failures.append(f"simulator exited {sim.returncode}")
         result["failures"] = failures
@@ -265,6 +286,8 @@ def report(result: dict[str, Any]) -> str:
         f"- lag: max sampled {result['max_lag_sampled']}, final {result['final_lag']}, drained in "
         f"{result['drained_s']} s after the load stopped",
         f"- RSS growth over the second half: {growth}",
+        f"- service log lines naming a client: {result['log_lines_naming_clients']['other_lines']} "
+        f"(plus {result['log_lines_naming_clients']['httpx_request_lines']} httpx request lines: known bug)",
         f"- failures: {result['failures'] or 'none'}",
     ]
     return "\n".join(lines) + "\n"
