@@ -131,3 +131,29 @@ async def test_one_trace_spans_request_outbox_topic_and_consumer(client: httpx.A
     request_spans = [s for s in SPANS.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
     request_traces = {f"{s.context.trace_id:032x}" for s in request_spans}
     assert consumer_trace in request_traces, "the consumer continued the HTTP request's trace"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "where"),
+    [
+        ("GET", "/healthz/%00x", None, "path"),
+        ("GET", "/metrics?client_id=a%00b", None, "query"),
+        ("POST", "/pulses", '{"client_id": "c\\u0000", "score": 2}', "body"),
+    ],
+)
+async def test_nul_characters_are_refused_with_422_not_500(
+    client: httpx.AsyncClient, method: str, path: str, body: str | None, where: str
+) -> None:
+    response = await client.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == f"{where}: must not contain NUL characters"
+
+
+async def test_server_spans_carry_the_route_template_not_the_raw_url(client: httpx.AsyncClient) -> None:
+    await client.post("/pulses?client_id=span-client", json={"client_id": "span-client", "score": 4})
+    spans = [s for s in SPANS.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert spans
+    for span in spans:
+        attributes = dict(span.attributes or {})
+        assert "span-client" not in str(attributes), attributes
+        assert attributes.get("http.route") in (None, "/pulses", "/healthz", "/metrics", "/readyz")

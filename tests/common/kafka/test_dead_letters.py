@@ -122,3 +122,31 @@ async def test_event_the_handler_refuses_is_isolated_and_dead_lettered(
         await wait_until(lambda: len(done) == 2)
     assert done == ["a", "c"]
     assert dict(dead.headers)["dlq-reason"] == b"handler-error"  # type: ignore[attr-defined]
+
+
+async def test_record_too_large_to_carry_is_dead_lettered_without_its_value(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    [topic] = await make_topics(["huge"], partitions=1)
+    await create_topics(kafka_bootstrap_servers, [f"{topic}.dlq"])
+    big = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, max_request_size=4 << 20)
+    await big.start()
+    try:
+        await big.send_and_wait(topic, value=b"x" * 1_600_000, key=b"k")
+    finally:
+        await big.stop()
+    assert all(await producer.publish([_valid(topic, "after-huge")]))
+    seen: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        seen.extend(c.event.id for c in batch)
+
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+        [dead] = await read_all(kafka_bootstrap_servers, f"{topic}.dlq", expected=1)
+        await wait_until(lambda: seen == ["after-huge"])
+    headers = {k: v.decode() for k, v in dead.headers}  # type: ignore[attr-defined]
+    assert headers["dlq-reason"] == "too-large"
+    assert headers["dlq-value-dropped"] == "too-large"
+    assert dead.value == b""  # type: ignore[attr-defined]

@@ -32,6 +32,25 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
 
 
+async def _nul_refusal(request: Request) -> JSONResponse | None:
+    """PostgreSQL text cannot hold NUL (SQLSTATE 22021): refuse it at the door with a 422 naming where it was,
+    instead of a 500 from the first query that stores or compares it."""
+    where = None
+    if "%00" in request.url.path or "\x00" in request.url.path:
+        where = "path"
+    elif b"%00" in request.scope.get("query_string", b""):
+        where = "query"
+    elif request.method in ("POST", "PUT", "PATCH") and b"\\u0000" in await request.body():
+        where = "body"
+    if where is None:
+        return None
+    message = f"{where}: must not contain NUL characters"
+    return JSONResponse(
+        status_code=422,
+        content={"detail": message, "errors": [{"field": where, "message": message, "type": "nul_character"}]},
+    )
+
+
 def install_http_conventions(app: FastAPI, service: str) -> None:
     """Error shapes, per-route metrics (route templates, never raw paths with ids) and /metrics."""
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -40,7 +59,8 @@ def install_http_conventions(app: FastAPI, service: str) -> None:
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        refusal = await _nul_refusal(request)
+        response = refusal if refusal is not None else await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()

@@ -31,7 +31,7 @@ from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.kafka.producer import EventProducer
 from rapport_common.logs import configure_logging
 from rapport_common.settings import ServiceSettings, load_settings
-from rapport_common.telemetry import setup_tracing
+from rapport_common.telemetry import redact_url_attributes, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         app.include_router(router)
     if spec.customise is not None:
         spec.customise(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", server_request_hook=redact_url_attributes
+    )
     return app
 
 

@@ -64,3 +64,15 @@ def event_span(name: str, event: Any, *, kind: SpanKind = SpanKind.CONSUMER) -> 
         name, context=parent, kind=kind, attributes={"messaging.system": "kafka", "cloudevents.event_type": event.type}
     ) as span:
         yield span
+
+
+#: span attributes in which HTTP instrumentation puts the raw URL (path ids, query strings with client ids)
+URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full", "url.query")
+
+
+def redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
+    """``server_request_hook`` for the FastAPI instrumentation: spans keep the route template (``http.route``)
+    but never the raw URL, whose path and query name clients (minimum necessary)."""
+    if span is not None and span.is_recording():
+        for attribute in URL_ATTRIBUTES:
+            span.set_attribute(attribute, "[redacted]")

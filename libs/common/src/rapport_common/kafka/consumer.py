@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from rapport_common.db.pool import is_transient_db_error
-from rapport_common.events.codec import EventDecodeError, decode_event
+from rapport_common.events.codec import EventDecodeError, KafkaRecord, decode_event
 from rapport_common.kafka.dead_letter import dead_letter_record
 from rapport_common.kafka.producer import EventProducer
 from rapport_common.metrics import (
@@ -232,6 +232,9 @@ class BatchConsumer:
             try:
                 await self.dead_letters.send(dead)
                 break
+            except MessageSizeTooLargeError:
+                # the original cannot be carried: dead-letter its headers and reason, note the dropped value
+                dead = KafkaRecord(dead.topic, dead.key, b"", [*dead.headers, ("dlq-value-dropped", b"too-large")])
             except KafkaError as exc:
                 log.warning("dead-letter publish failed, retrying", extra={"reason": type(exc).__name__})
                 if await self._sleep(backoff):
