@@ -53,7 +53,21 @@ SECRET = "reliability-suite-secret-of-32-bytes!!"
 SERVICES = ("intake", "session", "consent", "alliance-monitor")
 
 _EXPORTER = InMemorySpanExporter()
-setup_tracing("reliability-tests", None, extra_processor=SimpleSpanProcessor(_EXPORTER))
+
+
+class SuiteSpans(SimpleSpanProcessor):
+    """Exports to the in-memory exporter only while a suite runs: the global tracer provider outlives it and
+    is shared with every other test of the session, whose spans must not pile up here."""
+
+    enabled = False
+    installed = False
+
+    def on_end(self, span: Any) -> None:
+        if SuiteSpans.enabled:
+            super().on_end(span)
+
+
+_SPANS = SuiteSpans(_EXPORTER)
 
 
 class LineKeeper(logging.Handler):
@@ -199,6 +213,10 @@ async def running_suite(
         ),
     }
     await start_groups_at_end(kafka, [f"rel-consent-{tag}", f"rel-monitor-{tag}", "session-intake"], list(TOPICS[:4]))
+    if not SuiteSpans.installed:  # after build_app: the provider exists (or is created here), add ours once
+        setup_tracing("reliability-tests", None, extra_processor=_SPANS)
+        SuiteSpans.installed = True
+    SuiteSpans.enabled = True
     keeper = LineKeeper()
     logging.getLogger().addHandler(keeper)  # after build_app: configure_logging replaced the root handlers
     started: dict[str, Running] = {}
@@ -212,6 +230,8 @@ async def running_suite(
         for running in reversed(list(started.values())):
             await _stop(running)
         logging.getLogger().removeHandler(keeper)
+        SuiteSpans.enabled = False
+        _EXPORTER.clear()
 
 
 #: the one in-process suite shared by consecutive tests that use it (see ``pytest_runtest_teardown``)

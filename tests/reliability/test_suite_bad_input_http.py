@@ -125,7 +125,6 @@ def fuzz_service(service: str, base_url: str, openapi: dict[str, Any], pinned: d
 
     schema = schemathesis.openapi.from_dict(openapi)
     failures: list[str] = []
-    known: list[str] = []
     counts: dict[str, int] = {}
     http = requests.Session()
     subjects = {
@@ -145,13 +144,13 @@ def fuzz_service(service: str, base_url: str, openapi: dict[str, Any], pinned: d
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for pin in pins:
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=pin or None)
-                run = _runner(strategy, key, mode.value, headers, base_url, http, failures, known, counts)
+                run = _runner(strategy, key, mode.value, headers, base_url, http, failures, counts)
                 try:
                     run()
                 except Unsatisfiable:  # nothing to negate (no parameters, no body): positive cases cover it
                     counts["no-negative-case"] = counts.get("no-negative-case", 0) + 1
     http.close()
-    return {"failures": failures, "counts": counts, "known": known}
+    return {"failures": failures, "counts": counts}
 
 
 def _runner(
@@ -162,7 +161,6 @@ def _runner(
     base_url: str,
     http: requests.Session,
     failures: list[str],
-    known: list[str],
     counts: dict[str, int],
 ) -> Any:
     """A Hypothesis test over ``strategy`` that records problems instead of raising (no shrinking)."""
@@ -191,22 +189,10 @@ def _runner(
         finally:
             response.close()
         counts[str(response.status_code)] = counts.get(str(response.status_code), 0) + 1
-        if problem is not None and _carries_nul(case) and response.status_code == 500:
-            known.append(f"{key}: NUL in the request (known bug) -> 500")
-        elif problem is not None:
+        if problem is not None:
             failures.append(f"{key} ({mode}): {problem}\n    {case.as_curl_command()}")
 
     return run
-
-
-def _carries_nul(case: Any) -> bool:
-    """True when any generated part of the request holds U+0000 (the known NUL bug, tracked below)."""
-    for part in (case.path_parameters, case.query, case.body, case.headers):
-        if isinstance(part, bytes | bytearray) and b"\x00" in part:
-            return True
-        if part and not isinstance(part, bytes | bytearray) and "\\u0000" in json.dumps(part, default=str):
-            return True
-    return False
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -217,8 +203,6 @@ async def test_schemathesis_finds_no_server_error_and_only_well_formed_refusals(
     outcome = await asyncio.to_thread(fuzz_service, service, suite.urls[service], openapi, pinned, suite.secret)
     total = sum(outcome["counts"].values())
     print(f"{service}: {total} requests, statuses {json.dumps(outcome['counts'], sort_keys=True)}")
-    for line in outcome["known"]:
-        print(f"{service}: known bug reproduced: {line}")
     assert total >= EXAMPLES * 2, outcome  # the fuzzer really ran
     assert outcome["failures"] == [], "\n".join(outcome["failures"][:20])
 
@@ -226,28 +210,23 @@ async def test_schemathesis_finds_no_server_error_and_only_well_formed_refusals(
 #: (service, method, path with a NUL in an id, query, json) -> any 5xx is a failure
 NUL = "id-\u0000-x"
 NUL_IN_PATH = "id-%00-x"
-#: BUG (reported): a U+0000 in an id reaches PostgreSQL, which refuses it (SQLSTATE 22021), and the services
-#: answer 500. Kept visible as non-strict xfails until fixed (the fix is shared: refuse NUL before SQL).
-NUL_BUG = pytest.mark.xfail(reason="BUG: NUL in an id -> PostgreSQL 22021 -> HTTP 500", strict=False)
+#: regression: a U+0000 in an id reached PostgreSQL (SQLSTATE 22021) and the services answered 500 (fixed in
+#: rapport_common.http: NUL in path, query or body is refused with 422)
 NUL_PROBES = [
-    pytest.param("intake", "GET", f"/clients/{NUL_IN_PATH}/intake", None, None, "clinician", marks=NUL_BUG),
+    ("intake", "GET", f"/clients/{NUL_IN_PATH}/intake", None, None, "clinician"),
     ("intake", "POST", "/clients", None, {"client_id": NUL, "age_band": "adult", "timezone": "UTC"}, "service"),
-    pytest.param("session", "GET", "/messages", {"client_id": NUL}, None, "client", marks=NUL_BUG),
-    pytest.param("session", "GET", "/sessions", {"client_id": NUL}, None, "service", marks=NUL_BUG),
-    pytest.param("session", "GET", f"/sessions/{NUL_IN_PATH}", None, None, "service", marks=NUL_BUG),
+    ("session", "GET", "/messages", {"client_id": NUL}, None, "client"),
+    ("session", "GET", "/sessions", {"client_id": NUL}, None, "service"),
+    ("session", "GET", f"/sessions/{NUL_IN_PATH}", None, None, "service"),
     ("session", "POST", "/messages", None, {"client_id": NUL, "body": "hi"}, "clinician"),
-    pytest.param(
-        "consent", "GET", "/consents/check", {"client_id": NUL, "scope": "research"}, None, "service", marks=NUL_BUG
-    ),
-    pytest.param("consent", "GET", f"/clients/{NUL_IN_PATH}/consents", None, None, "service", marks=NUL_BUG),
-    pytest.param("consent", "GET", f"/consents/{NUL_IN_PATH}", None, None, "service", marks=NUL_BUG),
-    pytest.param(
-        "consent", "POST", "/consents", None, {"client_id": NUL, "scope": "research"}, "service", marks=NUL_BUG
-    ),
-    pytest.param("consent", "GET", "/compliance/ledger", {"client_id": NUL}, None, "compliance", marks=NUL_BUG),
-    pytest.param("alliance-monitor", "GET", "/alerts", {"client_id": NUL}, None, "clinician", marks=NUL_BUG),
-    pytest.param("alliance-monitor", "GET", f"/alerts/{NUL_IN_PATH}", None, None, "clinician", marks=NUL_BUG),
-    pytest.param("alliance-monitor", "GET", f"/clients/{NUL_IN_PATH}/trend", None, None, "clinician", marks=NUL_BUG),
+    ("consent", "GET", "/consents/check", {"client_id": NUL, "scope": "research"}, None, "service"),
+    ("consent", "GET", f"/clients/{NUL_IN_PATH}/consents", None, None, "service"),
+    ("consent", "GET", f"/consents/{NUL_IN_PATH}", None, None, "service"),
+    ("consent", "POST", "/consents", None, {"client_id": NUL, "scope": "research"}, "service"),
+    ("consent", "GET", "/compliance/ledger", {"client_id": NUL}, None, "compliance"),
+    ("alliance-monitor", "GET", "/alerts", {"client_id": NUL}, None, "clinician"),
+    ("alliance-monitor", "GET", f"/alerts/{NUL_IN_PATH}", None, None, "clinician"),
+    ("alliance-monitor", "GET", f"/clients/{NUL_IN_PATH}/trend", None, None, "clinician"),
 ]
 
 
