@@ -138,7 +138,7 @@ async def test_one_trace_spans_request_outbox_topic_and_consumer(client: httpx.A
     [
         ("GET", "/healthz/%00x", None, "path"),
         ("GET", "/metrics?client_id=a%00b", None, "query"),
-        ("POST", "/pulses", '{"client_id": "c\\u0000", "score": 2}', "body"),
+        ("POST", "/pulses", '{"client_id": "c\\u0000", "score": 2}', "body.client_id"),
     ],
 )
 async def test_nul_characters_are_refused_with_422_not_500(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,28 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
 
 
+def _nul_path(body: bytes) -> str:
+    """``body.goals.0`` for the first JSON string (or key) holding a NUL; ``body`` if the JSON cannot be read."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "body"
+
+    def find(node: Any, path: str) -> str | None:
+        if isinstance(node, str):
+            return path if "\x00" in node else None
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            here = f"{path}.{key}"
+            if "\x00" in str(key):
+                return here
+            if (found := find(value, here)) is not None:
+                return found
+        return None
+
+    return find(document, "body") or "body"
+
+
 async def _nul_refusal(request: Request) -> JSONResponse | None:
     """PostgreSQL text cannot hold NUL (SQLSTATE 22021): refuse it at the door with a 422 naming where it was,
     instead of a 500 from the first query that stores or compares it."""
@@ -41,7 +64,7 @@ async def _nul_refusal(request: Request) -> JSONResponse | None:
     elif b"%00" in request.scope.get("query_string", b""):
         where = "query"
     elif request.method in ("POST", "PUT", "PATCH") and b"\\u0000" in await request.body():
-        where = "body"
+        where = _nul_path(await request.body())
     if where is None:
         return None
     message = f"{where}: must not contain NUL characters"
