@@ -212,7 +212,9 @@ async def running_suite(
             )
         ),
     }
-    await start_groups_at_end(kafka, [f"rel-consent-{tag}", f"rel-monitor-{tag}", "session-intake"], list(TOPICS[:4]))
+    await start_groups_at_end(
+        kafka, [f"rel-consent-{tag}", f"rel-monitor-{tag}", f"rel-session-{tag}"], list(TOPICS[:4])
+    )
     if not SuiteSpans.installed:  # after build_app: the provider exists (or is created here), add ours once
         setup_tracing("reliability-tests", None, extra_processor=_SPANS)
         SuiteSpans.installed = True
