@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rapport_common.db.pool import is_transient_db_error
 from rapport_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
@@ -74,10 +75,20 @@ async def _nul_refusal(request: Request) -> JSONResponse | None:
     )
 
 
+async def _unhandled_error(_: Request, exc: Exception) -> JSONResponse:
+    """A database that is down or restarting is back-pressure (503 + Retry-After), not a server bug."""
+    if is_transient_db_error(exc):
+        return JSONResponse(
+            status_code=503, content={"detail": "database temporarily unavailable; retry"}, headers={"Retry-After": "1"}
+        )
+    return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+
 def install_http_conventions(app: FastAPI, service: str) -> None:
     """Error shapes, per-route metrics (route templates, never raw paths with ids) and /metrics."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled_error)
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
