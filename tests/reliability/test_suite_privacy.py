@@ -89,7 +89,9 @@ async def _poison_intake_events(suite: Any, client: str) -> list[dict[str, str]]
                 break
     finally:
         await consumer.stop()
-    assert len(headers) == 9, f"expected 9 dead letters (3 records x 3 consumer groups), got {len(headers)}"
+    # at least the suite's three groups; a service of another test module still consuming intake.events on the
+    # shared broker dead-letters them too (its headers are checked for privacy all the same)
+    assert len(headers) >= 9, f"expected >= 9 dead letters (3 records x 3 consumer groups), got {len(headers)}"
     return headers
 
 
