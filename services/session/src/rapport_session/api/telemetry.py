@@ -3,7 +3,7 @@
 The video client (``service`` role) posts per-minute windows; a clinician may post for their own sessions.
 Per request: validate every window (field-named 422s), load the sessions in one query, ask consent once per
 client (cached), then write the windows and their events in one transaction (one bulk insert for the
-windows, one bulk insert into the outbox: ``store.outbox_bulk``). Windows of clients without
+windows, one bulk insert into the outbox: ``rapport_common.db.outbox.enqueue``). Windows of clients without
 ``alliance-analytics`` consent are dropped and counted, never stored or emitted. A retried window (same
 session and start) is a duplicate: stored once, emitted once.
 """
@@ -17,12 +17,13 @@ from fastapi import APIRouter, HTTPException
 from prometheus_client import Counter
 from pydantic import AwareDatetime, Field, model_validator
 
+from rapport_common.db import outbox
 from rapport_common.events.session import SessionTelemetry, TelemetryData
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import CallerDep, ConsentDep, PoolDep, SettingsDep, forbid
 from rapport_session.api.models import Body, Id
 from rapport_session.events import build
-from rapport_session.store import outbox_bulk, sessions
+from rapport_session.store import sessions
 from rapport_session.store import telemetry as store
 
 router = APIRouter(tags=["telemetry"])
@@ -108,7 +109,7 @@ async def ingest_telemetry(
     if rows:
         async with pool.acquire() as conn, conn.transaction():
             new = await store.insert_new(conn, rows)
-            await outbox_bulk.enqueue_batch(conn, [event for event_id, event in events.items() if event_id in new])
+            await outbox.enqueue(conn, [event for event_id, event in events.items() if event_id in new])
     duplicates = len(rows) - len(new)
     WINDOWS.labels("accepted").inc(len(new))
     WINDOWS.labels("duplicate").inc(duplicates)
