@@ -143,3 +143,4 @@ async def test_revoke_after_the_consent_ended_is_a_conflict(consent, register, a
     )
     assert response.status_code == 409
     assert response.json()["detail"].startswith("body.effective_at")
+    assert "retry-after" not in response.headers  # a permanent conflict: no invitation to retry

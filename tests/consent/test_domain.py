@@ -83,7 +83,7 @@ def test_minors_need_a_guardian_and_adults_consent_for_themselves() -> None:
         check_consenter(client_id="c", age_band="adult", consenter=Actor("g", "guardian"))
     with pytest.raises(Refusal) as unknown:
         check_consenter(client_id="c", age_band=None, consenter=Actor("c", "client"))
-    assert unknown.value.status == 409
+    assert (unknown.value.status, unknown.value.retry_after) == (409, 1)  # retry later, with Retry-After
 
 
 def test_the_witness_is_a_third_person() -> None:

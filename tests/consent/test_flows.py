@@ -144,6 +144,7 @@ async def test_revocation_takes_effect_at_effective_at_and_keeps_history(consent
     assert row["valid_until"] is None
     again = await consent.http.post(f"/consents/{granted['consent_id']}/revoke", json={}, headers=me)
     assert again.status_code == 409
+    assert "retry-after" not in again.headers  # permanent: retrying can never succeed
     assert [e["action"] for e in await ledger_rows(consent, client_id)] == ["consent.granted", "consent.revoked"]
 
 
@@ -176,6 +177,7 @@ async def test_expiry_job_expires_and_emits_expired(consent, consent_tap, regist
         f"/consents/{granted.json()['consent_id']}/revoke", json={}, headers=auth("client", client_id)
     )
     assert revoke.status_code == 409
+    assert "retry-after" not in revoke.headers
 
 
 async def test_revoked_before_its_end_is_never_expired(consent, consent_tap, register, auth) -> None:
@@ -253,6 +255,7 @@ async def test_grant_waits_for_the_age_band(consent, auth, ids) -> None:
     )
     assert response.status_code == 409
     assert "client_id" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "1"  # "retry later": the registration is on its way
 
 
 async def test_idempotent_retries_have_one_effect(consent, consent_tap, register, auth) -> None:

@@ -21,7 +21,9 @@ Decisions worth knowing:
   (role ``clinician``) for verbal consent; the consenter and witness are in the consent and the ledger.
   Minors (age band ``child``/``adolescent``) need a guardian consenter; adults consent for themselves.
 - **Fail closed on unknown age band.** The age band comes only from ``intake.events``
-  (``client-registered``); until it is known a grant is refused with 409 (retry), never guessed.
+  (``client-registered``); until it is known a grant is refused with 409 and ``Retry-After: 1``, never
+  guessed. This is the service's only "retry later" 409 (concurrent idempotent retries and ledger appends
+  wait on locks instead); the other 409s are permanent conflicts and carry no ``Retry-After``.
 - **Revocation** by the client themself (a minor may always withdraw), by the clinician of record, or by
   the signing service for a named client/guardian. Pending or active consents can be revoked once.
 - **Overlapping grants** of one scope are allowed (re-consent to a new document version); the scope is

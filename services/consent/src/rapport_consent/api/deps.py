@@ -54,10 +54,13 @@ def actor(principal: Principal) -> Actor:
 
 async def _refusal(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     if exc.status == 422:
         error = {"field": exc.field, "message": exc.message, "type": "refused"}
-        return JSONResponse(status_code=422, content={"detail": f"{exc.field}: {exc.message}", "errors": [error]})
-    return JSONResponse(status_code=exc.status, content={"detail": f"{exc.field}: {exc.message}"})
+        return JSONResponse(
+            status_code=422, content={"detail": f"{exc.field}: {exc.message}", "errors": [error]}, headers=headers
+        )
+    return JSONResponse(status_code=exc.status, content={"detail": f"{exc.field}: {exc.message}"}, headers=headers)
 
 
 def install_refusals(app: FastAPI) -> None:

@@ -16,14 +16,22 @@ MINOR_AGE_BANDS = frozenset({"child", "adolescent"})
 PART2_SCOPE = "sud-part2-disclosure"
 
 
-class Refusal(Exception):
-    """A domain refusal: HTTP ``status`` with the request ``field`` it is about."""
+#: seconds a caller should wait before retrying a grant for a client whose registration has not reached us
+#: yet (intake.events is normally consumed within a second)
+UNREGISTERED_RETRY_AFTER_S = 1
 
-    def __init__(self, status: int, field: str, message: str) -> None:
+
+class Refusal(Exception):
+    """A domain refusal: HTTP ``status`` with the request ``field`` it is about. ``retry_after`` (seconds)
+    only for a refusal that may succeed later unchanged (becomes a ``Retry-After`` header); a permanent
+    conflict has none, so clients do not retry what can never succeed."""
+
+    def __init__(self, status: int, field: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.status = status
         self.field = field
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,12 @@ def check_consenter(*, client_id: str, age_band: str | None, consenter: Actor) -
     nobody can grant, because we cannot tell whether a guardian is needed (409, retry later).
     """
     if age_band is None:
-        raise Refusal(409, "body.client_id", "client is not registered yet (age band unknown); retry later")
+        raise Refusal(
+            409,
+            "body.client_id",
+            "client is not registered yet (age band unknown); retry later",
+            retry_after=UNREGISTERED_RETRY_AFTER_S,
+        )
     if age_band in MINOR_AGE_BANDS:
         if consenter.role != "guardian":
             raise Refusal(422, "body.consenter.role", f"a client in age band {age_band!r} needs a guardian's consent")
