@@ -26,6 +26,7 @@ from soak.api import Accepted
 #: consumer groups of the default deployment and the topics they read
 GROUPS: dict[str, tuple[str, ...]] = {
     "session-intake": ("intake.events",),
+    "session-consent": ("consent.events",),
     "consent": ("intake.events",),
     "alliance-monitor": ("intake.events", "consent.events", "session.events", "feedback.events"),
 }

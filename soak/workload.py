@@ -43,8 +43,9 @@ class Expected:
     started: dict[str, int | None] = field(default_factory=dict)
     #: free text written, and the client ids, that must never show up in logs, traces, metrics or DLQ headers
     secrets: set[str] = field(default_factory=set)
-    #: rules whose planted inputs count as uncertain right now (a dependency they need is down, e.g. message
-    #: scanning while the consent service is unreachable: the session service accepts the message unscanned)
+    #: rules whose planted inputs count as uncertain right now (a dependency they need is down and the
+    #: service documents that it degrades; none at present: the session service's local consent view covers
+    #: a consent-service outage)
     degraded: set[str] = field(default_factory=set)
     rounds_done: int = 0
     rounds_failed: Counter[str] = field(default_factory=Counter)

@@ -200,6 +200,7 @@ async def running_suite(
                 consent_cache_ttl_s=0.0,
                 consent_timeout_s=5.0,
                 intake_consumer_group=f"rel-session-{tag}",
+                consent_consumer_group=f"rel-session-consent-{tag}",
                 **common,
             )
         ),

@@ -216,6 +216,19 @@ class Service:
             assert asyncio.get_running_loop().time() < deadline, "intake events not applied in 30 s"
             await asyncio.sleep(0.05)
 
+    async def publish_consent(self, event_cls: Any, data: Any, *, consent_id: str, wait_for: str = "row") -> None:
+        """Publish a contract event to ``consent.events`` (as the consent service would) and wait until the
+        local consent view has applied it (``wait_for``: "row" = the consent's row exists, "end" = it ended)."""
+        event = new_event(
+            event_cls, subject=data.client_id, source="/rapport/consent", time=self.clock.now(), data=data
+        )
+        await self.producer.send(encode_event(event))
+        deadline = asyncio.get_running_loop().time() + 30
+        column = "valid_from" if wait_for == "row" else "ended_at"
+        while await self.pool.fetchval(f"SELECT {column} FROM consent_view WHERE consent_id = $1", consent_id) is None:
+            assert asyncio.get_running_loop().time() < deadline, "consent event not applied in 30 s"
+            await asyncio.sleep(0.05)
+
     async def pair(self, *, scopes: tuple[str, ...] = ALL_SCOPES) -> tuple[str, str]:
         """A fresh client assigned to a fresh clinician, with the given consents granted."""
         client_id, clinician_id = f"client-{uuid.uuid4().hex[:10]}", f"clinician-{uuid.uuid4().hex[:10]}"
@@ -256,6 +269,7 @@ def settings_for(database_url: str, bootstrap: str, consent_port: int, **overrid
         "log_level": "WARNING",
         # one consumer group per database: services on different databases are different deployments
         "intake_consumer_group": f"session-intake-{database_url.rsplit('/', 1)[1]}",
+        "consent_consumer_group": f"session-consent-{database_url.rsplit('/', 1)[1]}",
     }
     values.update(overrides)
     return SessionSettings(**values)

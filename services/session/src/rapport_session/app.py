@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
 from rapport_session.api import feedback, messages, sessions, telemetry
 from rapport_session.clock import Clock, SystemClock
-from rapport_session.consent_client import ConsentClient
-from rapport_session.consumers import intake_consumer
+from rapport_session.consent_client import ConsentClient, ConsentUnavailable
+from rapport_session.consumers import consent_consumer, intake_consumer
 from rapport_session.domain.message_flags import MessageFlagConfig
 from rapport_session.settings import SessionSettings
 from rapport_session.timers import timer_job
@@ -21,7 +23,26 @@ from rapport_session.timers import timer_job
 
 def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
     # the timer job has the consumer shape so that shutdown stops it at once (see timers.TimerJob)
-    return [intake_consumer(runtime), cast(Any, timer_job(runtime))]
+    return [intake_consumer(runtime), consent_consumer(runtime), cast(Any, timer_job(runtime))]
+
+
+def _consent_view_current(runtime: ServiceRuntime) -> bool:
+    """The local consent view counts as current while its consumer polls (see ``consent_view_max_age_s``)."""
+    settings: SessionSettings = runtime.settings
+    for consumer in runtime.consumers:
+        if getattr(consumer, "group_id", None) == settings.consent_consumer_group:
+            polled = consumer.last_poll_at
+            return polled is not None and time.monotonic() - polled <= settings.consent_view_max_age_s
+    return False
+
+
+async def _consent_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConsentUnavailable)
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
+
+
+def _customise(app: FastAPI) -> None:
+    app.add_exception_handler(ConsentUnavailable, _consent_unavailable)
 
 
 async def _stop(runtime: ServiceRuntime) -> None:
@@ -45,6 +66,9 @@ def _starter(clock: Clock) -> Any:
             jwt_secret=secret,
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
+            view=runtime.pool,
+            view_current=lambda: _consent_view_current(runtime),
+            now=clock.now,
         )
 
     return start
@@ -58,6 +82,7 @@ SPEC = ServiceSpec(
     consumers=_consumers,
     on_start=_starter(SystemClock()),
     on_stop=_stop,
+    customise=_customise,
     description="Scheduling, live telehealth sessions, telemetry, messaging flags and feedback capture.",
 )
 

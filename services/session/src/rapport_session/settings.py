@@ -11,6 +11,12 @@ class SessionSettings(ServiceSettings):
     #: consumer group of the intake.events consumer; every instance sharing one database uses the same group
     intake_consumer_group: str = "session-intake"
 
+    #: consumer group of the consent.events consumer that keeps the local consent view (same rule as above)
+    consent_consumer_group: str = "session-consent"
+    #: the local consent view answers (while the consent service does not) only if its consumer polled
+    #: within this many seconds; otherwise a consent question gets 503 + Retry-After
+    consent_view_max_age_s: float = Field(default=30.0, gt=0, le=3600)
+
     #: base URL of the consent service, whose check endpoint answers "is scope S active for client X now?"
     consent_service_url: str = "http://127.0.0.1:8003"
     #: path of that check endpoint; query parameters ``client_id`` and ``scope``, answer ``{"active": bool}``

@@ -98,6 +98,9 @@ class BatchConsumer:
         self._last_error = ""
         #: set when :meth:`run` died on an unexpected error; readiness reports it
         self.failure: BaseException | None = None
+        #: ``time.monotonic()`` when the last poll came back and its records (if any) were handled and
+        #: committed: how current a projection fed by this consumer is (None before the first)
+        self.last_poll_at: float | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -142,6 +145,7 @@ class BatchConsumer:
                         if await self._process(batches):
                             await self._commit(batches)
                         BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
+                self.last_poll_at = time.monotonic()
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
