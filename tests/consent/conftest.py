@@ -168,6 +168,16 @@ async def consent(
         yield service
 
 
+@pytest.fixture(scope="module")
+async def own_consent(
+    postgres_admin_url: str, kafka_bootstrap_servers: str, kafka_idempotence: bool
+) -> AsyncIterator[ConsentUnderTest]:
+    """A consent service on its own database for one test module: for tests that change what every other
+    test relies on (publishing a document version changes which version a grant picks by default)."""
+    async with _running(postgres_admin_url, kafka_bootstrap_servers, kafka_idempotence) as service:
+        yield service
+
+
 @pytest.fixture
 def fresh_consent_service(
     postgres_admin_url: str, kafka_bootstrap_servers: str, kafka_idempotence: bool

@@ -143,6 +143,8 @@ POLICY: dict[str, dict[str, int] | str] = {
     # consent (rapport_consent.api.deps role sets + object checks)
     "consent GET /consents/documents": everyone(200),
     "consent GET /consents/documents/{scope}/{version}": everyone(200),
+    # publishing a consent text: the document-management automation only (api.consents.publish_document)
+    "consent POST /consents/documents": {"service": 201},
     "consent POST /consents": {"client:own": 201, "clinician:own": 201, "service": 201},
     "consent POST /consents/{consent_id}/revoke": {"client:own": 200, "clinician:own": 200, "service": 200},
     "consent GET /consents/check": {"clinician:own": 200, "service": 200},
@@ -557,6 +559,17 @@ async def _feedback(world: World, entry: str, caller: str, succeeds: bool) -> Ta
     if succeeds and kind != "pulse":  # SRS, ORS and WAI are once per session
         session_id = await _session(world, True, state="running")
     return Target("POST", path.replace("{session_id}", session_id), json=FEEDBACK_BODIES[kind])
+
+
+@builds("consent POST /consents/documents")
+async def _publish_document(world: World, entry: str, caller: str, succeeds: bool) -> Target:
+    body = {
+        "scope": "third-party-sharing",
+        "version": f"matrix-{uuid.uuid4().hex[:12]}",
+        "title": "Consent to sharing with third parties (matrix)",
+        "body": "I agree that my information may be shared with the third parties named here.",
+    }
+    return Target("POST", "/consents/documents", json=body)
 
 
 @builds("consent POST /consents")

@@ -1,6 +1,7 @@
 """Rapport consent service: scoped consents, a hash-chained append-only ledger, compliance audit and export.
 
-Endpoints (see ``api/``): ``GET /consents/documents[/{scope}/{version}]``, ``POST /consents`` (grant),
+Endpoints (see ``api/``): ``GET /consents/documents[/{scope}/{version}]``, ``POST /consents/documents``
+(publish a new version; role ``service``), ``POST /consents`` (grant),
 ``POST /consents/{id}/revoke``, ``GET /consents/{id}``, ``GET /clients/{id}/consents?at=`` (point in
 time), ``GET /consents/check?client_id=&scope=&at=`` (fast check for other services),
 ``GET /consents/stats`` (counts for operators), and for compliance ``GET /compliance/ledger``,
@@ -26,6 +27,9 @@ Decisions worth knowing:
   wait on locks instead); the other 409s are permanent conflicts and carry no ``Retry-After``.
 - **Revocation** by the client themself (a minor may always withdraw), by the clinician of record, or by
   the signing service for a named client/guardian. Pending or active consents can be revoked once.
+- **Documents.** A changed text is a new (scope, version) row, published with ``POST /consents/documents``
+  (or seeded by migration); its sha256 is computed by the database. A grant records the version and
+  hash it refers to: the one named, or the latest published (by publication order, ``published_seq``).
 - **Overlapping grants** of one scope are allowed (re-consent to a new document version); the scope is
   active while any of them is.
 - **Part 2** (``sud-part2-disclosure``): written only (e-signature) and every 42 CFR 2.31 element is

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
@@ -16,15 +16,13 @@ from rapport_common.events.consent import ConsentScope
 from rapport_consent.api.deps import Compliance, PoolDep, RequestIdDep, SettingsDep
 from rapport_consent.audit import record_read
 from rapport_consent.domain.consent import Refusal
-from rapport_consent.domain.ledger import ChainWalk, canonical_time
+from rapport_consent.domain.ledger import ChainWalk, LedgerAction, canonical_time
 from rapport_consent.export import csv as csv_export
 from rapport_consent.export import fhir
 from rapport_consent.store import consents as store
 from rapport_consent.store import ledger
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
-
-LedgerAction = Literal["consent.granted", "consent.revoked", "consent.expired", "compliance.read"]
 
 
 class LedgerFilters(BaseModel):

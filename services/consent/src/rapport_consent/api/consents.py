@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 
@@ -20,11 +21,20 @@ from rapport_consent.api.deps import (
     ConsentWriter,
     CountsReader,
     PoolDep,
+    Publisher,
     RequestIdDep,
     SettingsDep,
     actor,
 )
-from rapport_consent.api.schemas import CheckOut, ConsentOut, DocumentOut, GrantRequest, PointInTime, RevokeRequest
+from rapport_consent.api.schemas import (
+    CheckOut,
+    ConsentOut,
+    DocumentOut,
+    GrantRequest,
+    PointInTime,
+    PublishRequest,
+    RevokeRequest,
+)
 from rapport_consent.audit import record_read
 from rapport_consent.domain.consent import (
     Actor,
@@ -98,6 +108,71 @@ async def _may_read(pool: PoolDep, principal: Principal, client_id: str) -> None
 async def list_documents(_: AnyRole, pool: PoolDep, scope: ConsentScope | None = None) -> list[dict[str, Any]]:
     """Consent texts (not client data): every role may read them."""
     return await store.documents(pool, scope)
+
+
+@router.post("/consents/documents", status_code=201, response_model=DocumentOut)
+async def publish_document(
+    body: PublishRequest,
+    principal: Publisher,
+    pool: PoolDep,
+    request_id: RequestIdDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Publish a new version of a scope's consent text; grants made afterwards without a
+    ``document_version`` reference it (the latest is the last published), older versions stay readable,
+    grantable by name and immutable (the table refuses UPDATE/DELETE).
+
+    Only the ``service`` role publishes: the platform's document-management automation, which carries the
+    text through its own review and approval. No person role fits: compliance reads everything and writes
+    nothing but its own audit reads, operators see no consent content, clinicians and supervisors deal
+    with their clients' consents (not with the texts every client signs), and clients sign, they do not
+    author. The publisher's identity is in the ledger entry, like every other consent action.
+
+    ``content_hash`` is computed by the database from the stored text (as for the seeded versions);
+    ``version`` defaults to the next whole number of the scope. The same (scope, version) twice is a 409
+    naming ``body.version`` (a published text is never replaced); the same text under a new version is
+    fine. Document row and ledger entry (action ``document.published``) commit together; no event
+    (consent.events carries grants, revocations and expiries only)."""
+    raw = body.model_dump(mode="json")
+    key_scope = f"consent.document:{principal.role}:{principal.subject}"
+    async with pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replay(conn, scope=key_scope, key=idempotency_key, body=raw)
+        if earlier is not None:
+            return JSONResponse(earlier.response, status_code=earlier.status_code)
+        await store.lock_scope_documents(conn, body.scope)
+        version = body.version or await store.next_version(conn, body.scope)
+        if await store.document(conn, body.scope, version) is not None:
+            raise Refusal(409, "body.version", f"{body.scope!r} version {version!r} is already published")
+        try:
+            async with conn.transaction():  # savepoint: a lost race must not abort the whole transaction
+                document = await store.insert_document(conn, body.scope, version, body.title, body.body)
+        except asyncpg.UniqueViolationError:
+            raise Refusal(409, "body.version", f"{body.scope!r} version {version!r} is already published") from None
+        out = DocumentOut(**document).model_dump(mode="json")
+        await idempotency.remember(conn, scope=key_scope, key=idempotency_key, body=raw, status_code=201, response=out)
+        # last: the ledger's append lock is held from here to commit
+        await ledger.append(
+            conn,
+            [
+                ledger.NewEntry(
+                    actor_id=principal.subject,
+                    actor_role=principal.role,
+                    action="document.published",
+                    channel="api",
+                    scope=body.scope,
+                    reason="consent document version published",
+                    request_id=request_id,
+                    details={
+                        "version": document["version"],
+                        "title": document["title"],
+                        "content_hash": document["content_hash"],
+                        "body_chars": len(document["body"]),
+                        "published_at": document["published_at"],
+                    },
+                )
+            ],
+        )
+    return JSONResponse(out, status_code=201)
 
 
 @router.get("/consents/documents/{scope}/{version}", response_model=DocumentOut)

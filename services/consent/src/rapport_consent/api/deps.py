@@ -46,6 +46,9 @@ AnyRole = Annotated[
     Principal, Depends(require_roles("client", "clinician", "supervisor", "compliance", "operator", "service"))
 ]
 CountsReader = Annotated[Principal, Depends(require_roles("operator", "compliance"))]
+#: who publishes consent document versions: the platform's document-management automation (``service``);
+#: see ``api.consents.publish_document`` for why no person role does
+Publisher = Annotated[Principal, Depends(require_roles("service"))]
 
 
 def actor(principal: Principal) -> Actor:

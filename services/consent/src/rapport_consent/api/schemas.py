@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from rapport_common.events.consent import ConsentScope
 
@@ -58,6 +58,32 @@ class RevokeRequest(Strict):
     effective_at: AwareDatetime | None = Field(default=None, description="defaults to now")
     reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
     revoker: Party | None = Field(default=None, description="required when the signing service revokes")
+
+
+#: a document version label: URL-safe and without ':' (it is a path segment and part of the FHIR policy URI);
+#: the database checks the same pattern (migration 003)
+DocumentVersion = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")]
+#: longest consent text accepted (characters); the seeded texts are under 1,000, a 42 CFR Part 2 form a few
+DOCUMENT_BODY_MAX = 100_000
+
+
+class PublishRequest(Strict):
+    """A new version of the text a person agrees to. ``body`` is stored exactly as sent (not trimmed): its
+    sha256 is what a grant records, so the publisher can compute the same hash from what it sent."""
+
+    scope: ConsentScope
+    version: DocumentVersion | None = Field(
+        default=None, description="label such as '2' or '2026-03'; defaults to the next whole number for the scope"
+    )
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=DOCUMENT_BODY_MAX)]
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return value
 
 
 class DocumentOut(BaseModel):

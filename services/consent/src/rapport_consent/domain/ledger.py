@@ -13,9 +13,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 GENESIS_HASH = "0" * 64
+
+#: what a ledger entry records: the consent facts, compliance reads, and the publication of a document
+#: version. The database refuses any other (migration 003, ``ledger_entries_action_known``).
+LedgerAction = Literal["consent.granted", "consent.revoked", "consent.expired", "compliance.read", "document.published"]
+ACTIONS: tuple[str, ...] = get_args(LedgerAction)
 
 #: the fields covered by an entry's hash, in the ledger table
 HASHED_FIELDS = (

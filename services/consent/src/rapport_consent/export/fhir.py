@@ -17,7 +17,13 @@ from rapport_consent.domain.ledger import canonical_json
 SCOPE_SYSTEM = "urn:rapport:consent-scope"
 ACTION_SYSTEM = "urn:rapport:ledger-action"
 _FHIR_SCOPE = {"telehealth-treatment": "treatment", "research": "research"}  # others: patient-privacy
-_CRUDE = {"consent.granted": "C", "consent.revoked": "U", "consent.expired": "U", "compliance.read": "R"}
+_CRUDE = {
+    "consent.granted": "C",
+    "consent.revoked": "U",
+    "consent.expired": "U",
+    "compliance.read": "R",
+    "document.published": "C",
+}
 
 
 def _instant(value: datetime) -> str:

@@ -20,25 +20,64 @@ _CONSENT_FROM = """consents c
     LEFT JOIN consent_expiries e ON e.consent_id = c.consent_id"""
 
 
+_DOCUMENT_COLUMNS = "scope, version, title, body, content_hash, published_at"
+
+
 async def documents(conn: Conn, scope: str | None = None) -> list[dict[str, Any]]:
+    """Every published version, per scope in publication order (oldest first)."""
     rows = await conn.fetch(
-        """SELECT scope, version, title, body, content_hash, published_at FROM consent_documents
-           WHERE $1::text IS NULL OR scope = $1 ORDER BY scope, published_at, version""",
+        f"""SELECT {_DOCUMENT_COLUMNS} FROM consent_documents
+            WHERE $1::text IS NULL OR scope = $1 ORDER BY scope, published_seq""",
         scope,
     )
     return [dict(row) for row in rows]
 
 
 async def document(conn: Conn, scope: str, version: str | None) -> dict[str, Any] | None:
-    """The named version, or the latest published one for ``scope`` when ``version`` is None."""
+    """The named version, or the latest published one for ``scope`` when ``version`` is None ("latest" is
+    the last publication, by ``published_seq``: neither timestamps nor text labels order reliably)."""
+    if version is not None:
+        row = await conn.fetchrow(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM consent_documents WHERE scope = $1 AND version = $2", scope, version
+        )
+    else:
+        row = await conn.fetchrow(
+            f"""SELECT {_DOCUMENT_COLUMNS} FROM consent_documents WHERE scope = $1
+                ORDER BY published_seq DESC LIMIT 1""",
+            scope,
+        )
+    return dict(row) if row else None
+
+
+async def lock_scope_documents(conn: asyncpg.Connection, scope: str) -> None:
+    """Serialise publications of one scope until commit: the next version number, the duplicate check and
+    ``published_seq`` order (= "latest") then follow commit order."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))", f"consent-documents:{scope}")
+
+
+async def next_version(conn: asyncpg.Connection, scope: str) -> str:
+    """One more than the highest whole-number version of ``scope`` (other labels, and numbers of more than
+    18 digits, are ignored); "1" for a scope without any."""
+    value = await conn.fetchval(
+        """SELECT coalesce(max(version::bigint), 0) + 1 FROM consent_documents
+           WHERE scope = $1 AND version ~ '^[0-9]{1,18}$'""",
+        scope,
+    )
+    return str(value)
+
+
+async def insert_document(conn: asyncpg.Connection, scope: str, version: str, title: str, body: str) -> dict[str, Any]:
+    """Store a new version; the database computes ``content_hash`` from ``body`` (as for the seeded texts)."""
     row = await conn.fetchrow(
-        """SELECT scope, version, title, body, content_hash, published_at FROM consent_documents
-           WHERE scope = $1 AND ($2::text IS NULL OR version = $2)
-           ORDER BY published_at DESC, version DESC LIMIT 1""",
+        f"""INSERT INTO consent_documents (scope, version, title, body, content_hash) VALUES ($1, $2, $3, $4, '')
+            RETURNING {_DOCUMENT_COLUMNS}""",
         scope,
         version,
+        title,
+        body,
     )
-    return dict(row) if row else None
+    assert row is not None
+    return dict(row)
 
 
 async def client_facts(conn: Conn, client_id: str) -> tuple[str | None, str | None]:

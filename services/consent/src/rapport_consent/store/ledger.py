@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from rapport_consent.domain.ledger import GENESIS_HASH, entry_hash, plain_details
+from rapport_consent.domain.ledger import GENESIS_HASH, LedgerAction, entry_hash, plain_details
 
 _LEDGER_LOCK_KEY = 0x4C454447  # "LEDG"
 COLUMNS = (
@@ -28,7 +28,7 @@ COLUMNS = (
 class NewEntry:
     actor_id: str
     actor_role: str
-    action: str
+    action: LedgerAction
     channel: str
     client_id: str | None = None
     scope: str | None = None
