@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
+from starlette.concurrency import run_in_threadpool
 
 Role = Literal["client", "clinician", "supervisor", "compliance", "operator", "service"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -37,6 +38,11 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._audience = audience
         self._issuer = issuer
+
+    @property
+    def may_block(self) -> bool:
+        """True when verifying may fetch keys over the network (RS256 via JWKS)."""
+        return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
         try:
@@ -88,8 +94,12 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller (401 without a valid bearer token)."""
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller (401 without a valid bearer token).
+
+    ``async`` so that HS256 tokens are verified on the event loop (a plain ``def`` dependency costs a worker
+    thread hand-off per request); RS256 may fetch the JWKS over the network, so it runs in a thread.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -97,6 +107,8 @@ def current_principal(request: Request) -> Principal:
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
     verifier: TokenVerifier = request.app.state.token_verifier
+    if verifier.may_block:
+        return await run_in_threadpool(verifier.verify, token)
     return verifier.verify(token)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rapport_common.db.pool import is_transient_db_error
 from rapport_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -56,23 +56,82 @@ def _nul_path(body: bytes) -> str:
     return find(document, "body") or "body"
 
 
-async def _nul_refusal(request: Request) -> JSONResponse | None:
+def _nul_refusal(where: str) -> JSONResponse:
     """PostgreSQL text cannot hold NUL (SQLSTATE 22021): refuse it at the door with a 422 naming where it was,
     instead of a 500 from the first query that stores or compares it."""
-    where = None
-    if "%00" in request.url.path or "\x00" in request.url.path:
-        where = "path"
-    elif b"%00" in request.scope.get("query_string", b""):
-        where = "query"
-    elif request.method in ("POST", "PUT", "PATCH") and b"\\u0000" in await request.body():
-        where = _nul_path(await request.body())
-    if where is None:
-        return None
     message = f"{where}: must not contain NUL characters"
     return JSONResponse(
         status_code=422,
         content={"detail": message, "errors": [{"field": where, "message": message, "type": "nul_character"}]},
     )
+
+
+class RequestConventions:
+    """Pure ASGI middleware: NUL refusal and per-route metrics (route templates, never raw paths with ids).
+
+    Not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs every request through an extra task
+    and memory streams, which showed up in the session service's telemetry profile (py-spy).
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        status = 500
+        where = None
+        path: str = scope["path"]
+        if "%00" in path or "\x00" in path or "%00" in scope.get("raw_path", b"").decode("latin-1"):
+            where = "path"
+        elif b"%00" in scope.get("query_string", b""):
+            where = "query"
+        elif method in ("POST", "PUT", "PATCH"):
+            body, receive = await _buffered(receive)
+            if b"\\u0000" in body:
+                where = _nul_path(body)
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if where is not None:
+                await _nul_refusal(where)(scope, receive, send_status)
+            else:
+                await self.app(scope, receive, send_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a ``receive`` that hands it to the app again (then the original's)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: the app sees that first
+            return b"".join(chunks), _replay(message, receive)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            body = b"".join(chunks)
+            return body, _replay({"type": "http.request", "body": body, "more_body": False}, receive)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _unhandled_error(_: Request, exc: Exception) -> JSONResponse:
@@ -90,16 +149,7 @@ def install_http_conventions(app: FastAPI, service: str) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        refusal = await _nul_refusal(request)
-        response = refusal if refusal is not None else await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestConventions, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

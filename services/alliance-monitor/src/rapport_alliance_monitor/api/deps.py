@@ -17,21 +17,28 @@ def _runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+# dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
+
+
+async def _runtime_dep(request: Request) -> ServiceRuntime:
+    return _runtime(request)
+
+
+async def _pool(request: Request) -> asyncpg.Pool:
     return _runtime(request).pool
 
 
-def _rules(request: Request) -> RulesConfig:
+async def _rules(request: Request) -> RulesConfig:
     rules: RulesConfig = _runtime(request).extras["rules"]
     return rules
 
 
-def _hub(request: Request) -> AlertHub:
+async def _hub(request: Request) -> AlertHub:
     hub: AlertHub = _runtime(request).extras["hub"]
     return hub
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime_dep)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 RulesDep = Annotated[RulesConfig, Depends(_rules)]
 HubDep = Annotated[AlertHub, Depends(_hub)]

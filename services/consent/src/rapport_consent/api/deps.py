@@ -15,19 +15,19 @@ from rapport_consent.domain.consent import Actor, Refusal
 from rapport_consent.settings import ConsentSettings
 
 
-def runtime(request: Request) -> ServiceRuntime:
+async def runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.pool
 
 
-def settings(request: Request) -> ConsentSettings:
+async def settings(request: Request) -> ConsentSettings:
     return request.app.state.runtime.settings
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` (kept in the ledger for correlation) or a fresh one."""
     given = request.headers.get("x-request-id", "").strip()
     return given[:200] if given else str(uuid.uuid4())

@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 from rapport_console.settings import ConsoleSettings
 
 
-def _settings(request: Request) -> ConsoleSettings:
+async def _settings(request: Request) -> ConsoleSettings:
     settings: ConsoleSettings = request.app.state.settings
     return settings
 
 
-def _upstream(request: Request) -> httpx.AsyncClient:
+async def _upstream(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.upstream
     return client
 

@@ -21,7 +21,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def pool_of(request: Request) -> asyncpg.Pool:
+async def pool_of(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.runtime.pool
     return pool
 

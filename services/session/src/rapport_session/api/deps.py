@@ -20,27 +20,34 @@ from rapport_session.settings import SessionSettings
 from rapport_session.store import care
 
 
-def runtime(request: Request) -> ServiceRuntime:
+def _runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
+
+
+# dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
+
+
+async def runtime(request: Request) -> ServiceRuntime:
+    return _runtime(request)
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
 
 
-def pool(request: Request) -> asyncpg.Pool:
-    return runtime(request).pool
+async def pool(request: Request) -> asyncpg.Pool:
+    return _runtime(request).pool
 
 
-def clock(request: Request) -> Clock:
-    return runtime(request).extras["clock"]
+async def clock(request: Request) -> Clock:
+    return _runtime(request).extras["clock"]
 
 
-def consent(request: Request) -> ConsentClient:
-    return runtime(request).extras["consent"]
+async def consent(request: Request) -> ConsentClient:
+    return _runtime(request).extras["consent"]
 
 
-def settings(request: Request) -> SessionSettings:
-    return runtime(request).settings
+async def settings(request: Request) -> SessionSettings:
+    return _runtime(request).settings
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(pool)]

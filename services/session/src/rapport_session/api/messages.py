@@ -36,7 +36,7 @@ from rapport_session.store import messages as store
 router = APIRouter(prefix="/messages", tags=["messages"])
 
 
-def flag_config(request: Request) -> MessageFlagConfig:
+async def flag_config(request: Request) -> MessageFlagConfig:
     """What the platform publishes (clinic numbers, its domains), from the settings, built at start."""
     return request.app.state.runtime.extras["flag_config"]
 
