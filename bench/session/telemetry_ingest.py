@@ -1,15 +1,19 @@
 """Telemetry ingestion benchmark: one session-service process, batched windows vs /healthz in the same run.
 
-Run (dev broker and PostgreSQL up)::
+Run (dev broker and PostgreSQL up; see bench/README.md)::
 
-    .venv/bin/python bench/session/telemetry_ingest.py --sessions 2000 --batch 100 --concurrency 8 --seconds 20
+    .venv/bin/python bench/session/telemetry_ingest.py --sessions 2000 --batch 100 --rate 1500 --seconds 20
 
 What it does: creates a fresh database, starts ``python -m rapport_session serve`` as its own process
-(uvicorn, one worker), a fake consent check endpoint in this process (every client consents), seeds care
-assignments straight into the service's table (benchmark set-up only), schedules and starts the sessions
-through the API, then posts batches of per-minute windows (rotating through the sessions) from
-``concurrency`` workers for ``seconds`` and, in the same run, probes ``/healthz`` for comparison.
-Reported: requests/s, windows/s, latency p50/p99 of both, and the outbox backlog left at the end.
+(uvicorn, one worker), a fake consent check endpoint in this process (every client consents), publishes the
+clients' consents to ``consent.events`` as the consent service would (the service's local consent view then
+answers the hot path), seeds care assignments straight into the service's table (benchmark set-up only),
+schedules and starts the sessions through the API, then posts batches of per-minute windows (rotating
+through the sessions) for ``seconds``: open loop at ``--rate`` windows/s (latency from each request's
+scheduled send time) or, with ``--rate 0``, closed loop from ``--concurrency`` workers. ``/healthz`` is
+probed in the same run as the baseline. Reported: requests/s, windows/s, latency p50/p99 of both, the outbox
+backlog when the load stopped, how long the relay took to publish it, and the sustained rate (accepted and
+published). ``--profile out.txt`` records the service with py-spy (collapsed stacks; ``.svg``: flame graph).
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from rapport_common.auth import issue_token
+from rapport_common.events import encode_event, new_event
+from rapport_common.events.consent import ConsentGranted, ConsentGrantedData, GrantedBy
+from rapport_common.kafka.producer import EventProducer
 
 SECRET = "bench-secret-of-at-least-32-bytes!!"
 
@@ -69,6 +76,16 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: windows/s offered at a fixed pace (latency counts from each request's scheduled send "
+        "time, so queueing is included); 0 = closed loop with --concurrency workers as fast as they go",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the service with py-spy: a flame graph, or collapsed stacks if .txt"
+    )
+    parser.add_argument(
         "--admin-url", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--kafka", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
@@ -95,6 +112,7 @@ async def main() -> None:
         "DATABASE_POOL_MAX": "10",
     }
     service = subprocess.Popen([sys.executable, "-m", "rapport_session", "serve"], env=env)  # noqa: ASYNC220
+    profiler: subprocess.Popen[bytes] | None = None
     try:
         base = f"http://127.0.0.1:{http_port}"
         async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)) as http:
@@ -105,14 +123,28 @@ async def main() -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-            sessions = await _seed(http, database_url, args.sessions)
+            sessions = await _seed(http, database_url, args.sessions, args.kafka)
             print(f"seeded {len(sessions)} running sessions", flush=True)
-            result = await _load(http, sessions, args)
-        backlog = await (await asyncpg.connect(database_url)).fetchval(
-            "SELECT count(*) FROM outbox WHERE state = 'pending'"
+            conn = await asyncpg.connect(database_url)
+            await _drain(conn)
+            if args.profile:
+                fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"  # raw: collapsed stacks
+                spy = ["py-spy", "record", "-p", str(service.pid), "-o", args.profile, "--format", fmt]
+                profiler = subprocess.Popen([*spy, "-d", str(int(args.seconds))])  # noqa: ASYNC220
+            began = time.perf_counter()
+            result, windows = await _load(http, sessions, args)
+            load_s = time.perf_counter() - began
+            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'")
+            drained_s = await _drain(conn)
+            await conn.close()
+        print(result)
+        print(
+            f"outbox rows pending when the load stopped: {backlog}; published all in {drained_s:.1f} s more; "
+            f"sustained (accepted and published to the topic): {windows / (load_s + drained_s):.0f} windows/s"
         )
-        print(result + f"\noutbox rows still pending at the end: {backlog}")
     finally:
+        if profiler is not None:
+            profiler.wait(60)
         service.terminate()
         try:
             service.wait(30)
@@ -122,13 +154,59 @@ async def main() -> None:
         await asyncio.sleep(0.2)
 
 
-async def _seed(http: httpx.AsyncClient, database_url: str, count: int) -> list[str]:
+async def _drain(conn: asyncpg.Connection) -> float:
+    """Seconds until the relay has published every outbox row."""
+    began = time.perf_counter()
+    while await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'"):
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - began
+
+
+async def _grant_consents(kafka: str, database_url: str, clients: list[str]) -> None:
+    """Publish the clients' consents to ``consent.events`` as the consent service would, and wait until the
+    service's local consent view holds them (the hot path reads that view, not the consent service)."""
+    producer = EventProducer(kafka, enable_idempotence=False, client_id="telemetry-bench")
+    await producer.start()
+    try:
+        now = datetime.now(UTC)
+        records = []
+        for client in clients:
+            for scope in ("telehealth-treatment", "alliance-analytics"):
+                data = ConsentGrantedData(
+                    consent_id=f"{client}-{scope}-{uuid.uuid4().hex[:6]}",
+                    client_id=client,
+                    scope=scope,
+                    granted_by=GrantedBy(actor_id=client, role="client"),
+                    method="e-signature",
+                    document_version="1",
+                    valid_from=now - timedelta(days=1),
+                )
+                event = new_event(ConsentGranted, subject=client, source="/rapport/consent", data=data, time=now)
+                records.append(encode_event(event))
+        assert all(await producer.publish(records)), "the broker refused consent events"
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url)
+    try:
+        for _ in range(600):
+            if await conn.fetchval("SELECT count(*) FROM consent_view WHERE client_id = ANY($1)", clients) >= 2 * len(
+                clients
+            ):
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the local consent view did not learn the benchmark's consents within 60 s")
+    finally:
+        await conn.close()
+
+
+async def _seed(http: httpx.AsyncClient, database_url: str, count: int, kafka: str) -> list[str]:
     conn = await asyncpg.connect(database_url)
     pairs = [(f"bench-client-{i}", f"bench-clinician-{i % 200}") for i in range(count)]
     await conn.executemany(
         "INSERT INTO assignments (client_id, clinician_id, assigned_at) VALUES ($1, $2, now())", pairs
     )
     await conn.close()
+    await _grant_consents(kafka, database_url, [client for client, _ in pairs])
     start = datetime.now(UTC) + timedelta(days=1)  # starting early is allowed; no timer fires during the run
     semaphore = asyncio.Semaphore(16)
 
@@ -153,7 +231,7 @@ async def _seed(http: httpx.AsyncClient, database_url: str, count: int) -> list[
     return list(await asyncio.gather(*(one(c, k) for c, k in pairs)))
 
 
-async def _load(http: httpx.AsyncClient, sessions: list[str], args: Any) -> str:
+async def _load(http: httpx.AsyncClient, sessions: list[str], args: Any) -> tuple[str, int]:
     headers = {"authorization": f"Bearer {issue_token(SECRET, subject='video-gateway', role='service')}"}
     base_time = datetime.now(UTC)
     latencies: list[float] = []
@@ -185,22 +263,38 @@ async def _load(http: httpx.AsyncClient, sessions: list[str], args: Any) -> str:
             )
         return batch
 
-    async def worker() -> None:
+    async def post(batch: list[dict[str, Any]], began: float) -> None:
         nonlocal windows_sent, errors
-        while time.perf_counter() < deadline:
-            batch = next_batch()
-            began = time.perf_counter()
-            try:
-                response = await http.post("/telemetry", json={"windows": batch}, headers=headers)
-            except httpx.HTTPError:
-                errors += 1
-                latencies.append(time.perf_counter() - began)
-                continue
+        try:
+            response = await http.post("/telemetry", json={"windows": batch}, headers=headers)
+        except httpx.HTTPError:
+            errors += 1
             latencies.append(time.perf_counter() - began)
-            if response.status_code == 202 and response.json()["accepted"] == len(batch):
-                windows_sent += len(batch)
-            else:
-                errors += 1
+            return
+        latencies.append(time.perf_counter() - began)
+        if response.status_code == 202 and response.json()["accepted"] == len(batch):
+            windows_sent += len(batch)
+        else:
+            errors += 1
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            await post(next_batch(), time.perf_counter())
+
+    async def paced() -> None:
+        """Open loop: one request every batch/rate seconds, however long earlier ones take."""
+        interval = args.batch / args.rate
+        scheduled = time.perf_counter()
+        in_flight: set[asyncio.Task[None]] = set()
+        while scheduled < deadline:
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(post(next_batch(), scheduled))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            scheduled += interval
+        await asyncio.gather(*in_flight)
 
     async def prober() -> None:
         while time.perf_counter() < deadline:
@@ -211,16 +305,18 @@ async def _load(http: httpx.AsyncClient, sessions: list[str], args: Any) -> str:
             await asyncio.sleep(0.02)
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(args.concurrency)), prober())
+    load = [paced()] if args.rate > 0 else [worker() for _ in range(args.concurrency)]
+    await asyncio.gather(*load, prober())
     elapsed = time.perf_counter() - began
+    mode = f"open loop at {args.rate:.0f} windows/s offered" if args.rate > 0 else f"{args.concurrency} concurrent"
     return (
         f"telemetry: {len(latencies) / elapsed:.1f} requests/s, {windows_sent / elapsed:.0f} windows/s "
-        f"({args.batch} windows/request, {args.concurrency} concurrent, {elapsed:.1f} s, {errors} failed requests); "
+        f"({args.batch} windows/request, {mode}, {elapsed:.1f} s, {errors} failed requests); "
         f"latency p50 {_pct(latencies, 0.5):.1f} ms, p99 {_pct(latencies, 0.99):.1f} ms, "
         f"mean {statistics.fmean(latencies) * 1000:.1f} ms\n"
         f"/healthz during the run: {len(health)} probes, "
         f"p50 {_pct(health, 0.5):.1f} ms, p99 {_pct(health, 0.99):.1f} ms"
-    )
+    ), windows_sent
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
 
 
 def _consent_view_current(runtime: ServiceRuntime) -> bool:
-    """The local consent view counts as current while its consumer polls (see ``consent_view_max_age_s``)."""
+    """The local consent view is current while its consumer keeps catching up (``consent_view_max_age_s``)."""
     settings: SessionSettings = runtime.settings
     for consumer in runtime.consumers:
         if getattr(consumer, "group_id", None) == settings.consent_consumer_group:
-            polled = consumer.last_poll_at
-            return polled is not None and time.monotonic() - polled <= settings.consent_view_max_age_s
+            caught_up = consumer.caught_up_at
+            return caught_up is not None and time.monotonic() - caught_up <= settings.consent_view_max_age_s
     return False
 
 

@@ -1,17 +1,22 @@
-"""Is a consent scope active for a client now? Asks the consent service, caches briefly, fails closed, and
-falls back to the local consent view when the consent service does not answer.
+"""Is a consent scope active for a client now? The local consent view, the consent service, a brief cache;
+fails closed.
 
-The consent service owns consent; this service asks it (``GET {url}{path}?client_id=X&scope=S`` with a
-``service`` bearer token, answering ``200 {"active": bool, ...}``) and reuses an answer for
-``consent_cache_ttl_s``, so hot paths (telemetry, messages) do not call it per request. Failures are not
-cached, so recovery is immediate.
+The consent service owns consent. This service learns it two ways:
 
-When the consent service does not answer (timeout, connection refused, 5xx, malformed answer), the local
-view (``store.consent_view``, fed by ``consent.events``) decides, but only while the consumer feeding it is
-current (it polled within ``consent_view_max_age_s``): a client the view shows covered stays covered, so an
-outage does not stop sessions already known to be covered; a client the view shows not covered is not
-covered. If the view is not current either, nothing is known: :class:`ConsentUnavailable`, which the API
-answers with 503 and ``Retry-After`` (never "no consent", which would be a claim about the client).
+- the local view (``store.consent_view``), fed by the consent service's own ``consent.events``. It answers
+  for many clients in one indexed query, which keeps the hot paths (telemetry batches, messages) off the
+  network. It is used only while current: its consumer caught up with the topic within
+  ``consent_view_max_age_s`` (default 10 s, the same as the cache TTL, so a revocation reaches a decision no
+  later than through a cached answer);
+- the consent service's check endpoint (``GET {url}{path}?client_id=X&scope=S`` with a ``service`` token,
+  answering ``200 {"active": bool, ...}``), asked for every client the view does not show covered (a grant
+  may still be on its way through the topic) or when the view is not current; answers are cached for
+  ``consent_cache_ttl_s``, failures are not cached.
+
+When the consent service does not answer (timeout, connection refused, 5xx, malformed answer): a current
+view's "not covered" stands, so an outage does not stop clients already known to be covered and never
+covers anyone new. With no current view either, nothing is known: :class:`ConsentUnavailable`, which the
+API answers with 503 and ``Retry-After`` (never "no consent", which would be a claim about the client).
 """
 
 from __future__ import annotations
@@ -105,33 +110,48 @@ class ConsentClient:
         return {"authorization": f"Bearer {self._token[1]}"}
 
     async def is_active(self, client_id: str, scope: str) -> bool:
-        """True when the consent service says so (or said so within the cache TTL), or, while it does not
-        answer, when the current local view shows the client covered. Raises :class:`ConsentUnavailable`."""
+        """See :meth:`active_clients`. Raises :class:`ConsentUnavailable`."""
         return client_id in await self.active_clients([client_id], scope)
 
     async def active_clients(self, client_ids: Iterable[str], scope: str) -> set[str]:
-        """The clients of ``client_ids`` for whom ``scope`` is active (asked concurrently, one view query for
-        those the consent service did not answer for). Raises :class:`ConsentUnavailable`."""
+        """The clients of ``client_ids`` for whom ``scope`` is active: cache, then one view query, then the
+        consent service (concurrently) for the rest. Raises :class:`ConsentUnavailable`."""
         ids = list(dict.fromkeys(client_ids))
-        answers = await asyncio.gather(*(self._ask(client_id, scope) for client_id in ids), return_exceptions=True)
-        active = {client_id for client_id, answer in zip(ids, answers, strict=True) if answer is True}
-        unanswered = [
-            client_id for client_id, answer in zip(ids, answers, strict=True) if isinstance(answer, _NoAnswer)
-        ]
-        for answer in answers:
-            if isinstance(answer, BaseException) and not isinstance(answer, _NoAnswer):
+        active: set[str] = set()
+        rest: list[str] = []
+        now = time.monotonic()
+        for client_id in ids:
+            cached = self._cache.get((client_id, scope))
+            if cached is not None and cached[0] > now:
+                CONSENT_CHECKS.labels(scope, "cached").inc()
+                if cached[1]:
+                    active.add(client_id)
+            else:
+                rest.append(client_id)
+        if not rest:
+            return active
+        view_current = self._view is not None and self._now is not None and self._view_current()
+        if view_current:
+            covered = await self._from_view(rest, scope)
+            CONSENT_CHECKS.labels(scope, "view-active").inc(len(covered))
+            active |= covered
+            rest = [client_id for client_id in rest if client_id not in covered]
+        answers = await asyncio.gather(*(self._ask(client_id, scope) for client_id in rest), return_exceptions=True)
+        for client_id, answer in zip(rest, answers, strict=True):
+            if answer is True:
+                active.add(client_id)
+            elif isinstance(answer, _NoAnswer):
+                if not view_current:  # nobody current can say
+                    CONSENT_CHECKS.labels(scope, "unknown").inc()
+                    raise ConsentUnavailable(scope, self._retry_after_s)
+                CONSENT_CHECKS.labels(scope, "view-inactive").inc()
+            elif isinstance(answer, BaseException):
                 raise answer
-        if unanswered:
-            active |= await self._from_view(unanswered, scope)
         return active
 
     async def _ask(self, client_id: str, scope: str) -> bool:
         key = (client_id, scope)
-        cached = self._cache.get(key)
         now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            CONSENT_CHECKS.labels(scope, "cached").inc()
-            return cached[1]
         try:
             response = await self._http.get(
                 self._path, params={"client_id": client_id, "scope": scope}, headers=self._bearer()
@@ -150,14 +170,9 @@ class ConsentClient:
         return active
 
     async def _from_view(self, client_ids: list[str], scope: str) -> set[str]:
-        if self._view is None or self._now is None or not self._view_current():
-            CONSENT_CHECKS.labels(scope, "unknown").inc(len(client_ids))
-            raise ConsentUnavailable(scope, self._retry_after_s)
+        assert self._view is not None and self._now is not None
         try:
-            covered = await consent_view.active_clients(self._view, client_ids, scope, self._now())
+            return await consent_view.active_clients(self._view, client_ids, scope, self._now())
         except (OSError, asyncpg.PostgresError) as exc:
             CONSENT_CHECKS.labels(scope, "unknown").inc(len(client_ids))
             raise ConsentUnavailable(scope, self._retry_after_s) from exc
-        CONSENT_CHECKS.labels(scope, "view-active").inc(len(covered))
-        CONSENT_CHECKS.labels(scope, "view-inactive").inc(len(client_ids) - len(covered))
-        return covered

@@ -13,9 +13,10 @@ class SessionSettings(ServiceSettings):
 
     #: consumer group of the consent.events consumer that keeps the local consent view (same rule as above)
     consent_consumer_group: str = "session-consent"
-    #: the local consent view answers (while the consent service does not) only if its consumer polled
-    #: within this many seconds; otherwise a consent question gets 503 + Retry-After
-    consent_view_max_age_s: float = Field(default=30.0, gt=0, le=3600)
+    #: the local consent view answers only while its consumer caught up with consent.events within this many
+    #: seconds (no staler than a cached answer of the consent service may be); otherwise the consent service
+    #: must answer, and when it does not either, a consent question gets 503 + Retry-After
+    consent_view_max_age_s: float = Field(default=10.0, gt=0, le=3600)
 
     #: base URL of the consent service, whose check endpoint answers "is scope S active for client X now?"
     consent_service_url: str = "http://127.0.0.1:8003"

@@ -98,9 +98,10 @@ class BatchConsumer:
         self._last_error = ""
         #: set when :meth:`run` died on an unexpected error; readiness reports it
         self.failure: BaseException | None = None
-        #: ``time.monotonic()`` when the last poll came back and its records (if any) were handled and
-        #: committed: how current a projection fed by this consumer is (None before the first)
-        self.last_poll_at: float | None = None
+        #: ``time.monotonic()`` when a poll last came back with less than a full batch, all of it handled
+        #: and committed: the consumer had caught up with its partitions then, so a projection it feeds was
+        #: current (None before the first such poll)
+        self.caught_up_at: float | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -138,14 +139,18 @@ class BatchConsumer:
         backoff = 0.1
         while not self._stopping.is_set():
             try:
+                polled = time.monotonic()
                 batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                handled = True
                 if batches:
                     async with self.processing:
                         started = time.perf_counter()
-                        if await self._process(batches):
+                        handled = await self._process(batches)
+                        if handled:
                             await self._commit(batches)
                         BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
-                self.last_poll_at = time.monotonic()
+                if handled and sum(len(records) for records in batches.values()) < self.max_records:
+                    self.caught_up_at = polled
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
