@@ -8,8 +8,9 @@ from collections.abc import Callable
 import httpx
 import jwt
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 
+from rapport_common import auth
 from rapport_common.auth import PrincipalDep, TokenVerifier, issue_token, require_roles
 from rapport_common.http import install_http_conventions
 
@@ -105,3 +106,43 @@ async def test_wrong_role_is_403(app: FastAPI) -> None:
 def test_unknown_role_in_a_rule_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown roles"):
         require_roles("admin")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """The auth module's wall clock, moved by hand (tokens are issued with the real one first)."""
+    fake = _Clock()
+    monkeypatch.setattr(auth.time, "time", fake.time)
+    return fake
+
+
+def test_a_verified_token_is_remembered_until_its_expiry_and_never_a_failure(clock: _Clock) -> None:
+    verifier = TokenVerifier(secret=SECRET, jwks_url=None, audience="rapport", issuer="rapport", remember_s=600)
+    token = jwt.encode(_claims(exp=int(clock.now) + 30), SECRET, algorithm="HS256")
+    assert verifier.remembered(token) is None
+    principal = verifier.verify(token)
+    assert verifier.remembered(token) == principal
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(HTTPException):
+        verifier.verify(tampered)
+    assert verifier.remembered(tampered) is None
+    clock.now += 31  # past exp
+    assert verifier.remembered(token) is None
+
+
+def test_a_remembered_token_is_forgotten_after_the_remember_window(clock: _Clock) -> None:
+    verifier = TokenVerifier(secret=SECRET, jwks_url=None, audience="rapport", issuer="rapport", remember_s=60)
+    token = jwt.encode(_claims(exp=int(clock.now) + 3600), SECRET, algorithm="HS256")
+    verifier.verify(token)
+    clock.now += 59
+    assert verifier.remembered(token) is not None
+    clock.now += 2
+    assert verifier.remembered(token) is None
