@@ -3,6 +3,13 @@
 One relay per database is active at a time (leader by advisory lock), so rows are published in id order.
 It wakes on ``LISTEN rapport_outbox`` (a statement trigger notifies on insert) and polls as a fallback.
 During a broker outage rows simply stay ``pending`` and are retried with backoff, first failure first.
+
+Each event id reaches its topic once. A row's ``attempts`` is counted up before it is sent, so after a
+crash between the broker's acknowledgement and the commit that marks it published, or after a publish
+whose outcome is unknown (a timeout may still have been written), the rows that may be on the topic are
+exactly the pending rows with ``attempts > 0``. Before sending those again, the relay reads their
+partitions from the last position it recorded (``outbox_positions``) and marks the ones it finds as
+published instead of sending them twice.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import asyncpg
 from rapport_common.db.pool import TRANSIENT_DB_ERRORS
 from rapport_common.events.codec import KafkaRecord, encode_event
 from rapport_common.events.envelope import CloudEvent
-from rapport_common.kafka.producer import EventProducer
+from rapport_common.kafka.producer import EventProducer, Published
 from rapport_common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.is_leader = False
         self._gauge_at = 0.0
+        #: set when rows may be on the topic without being marked published (see the module docstring)
+        self._uncertain = True
 
     def stop(self) -> None:
         self._stopping.set()
@@ -97,6 +106,7 @@ class OutboxRelay:
             if await self._sleep(self._poll_interval_s):
                 return
         self.is_leader = True
+        self._uncertain = True  # a previous leader may have died between publishing and marking
         await conn.add_listener("rapport_outbox", self._on_notify)
         try:
             await self._publish_loop(conn)
@@ -121,12 +131,23 @@ class OutboxRelay:
     async def publish_once(self, conn: asyncpg.Connection) -> tuple[int, bool]:
         """Publish one batch of pending rows; returns (rows published, whether rows remain pending)."""
         rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox WHERE state = 'pending' ORDER BY id LIMIT $1",
+            "SELECT id, event_id, topic, key, value, headers, attempts FROM outbox WHERE state = 'pending' "
+            "ORDER BY id LIMIT $1",
             self._batch_size,
         )
         if not rows:
             OUTBOX_PENDING.labels(self._service).set(0)
             return 0, False
+        found_on_topic = 0
+        if self._uncertain:
+            try:
+                rows, found_on_topic = await self._reconcile(conn, rows)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # broker unreachable: sending now could duplicate, so wait and retry
+                log.warning("outbox reconciliation failed", extra={"reason": type(exc).__name__})
+                return 0, True
+            self._uncertain = False
         records = [
             KafkaRecord(
                 topic=row["topic"],
@@ -136,27 +157,20 @@ class OutboxRelay:
             )
             for row in rows
         ]
+        await conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
         try:
-            acked = await self._producer.publish(records)
+            result = await self._producer.publish_tracked(records)
         except Exception as exc:  # metadata unavailable etc.: nothing was published
             log.warning("outbox publish failed", extra={"count": len(rows), "reason": type(exc).__name__})
-            acked = [False] * len(rows)
-        done = [row["id"] for row, ok in zip(rows, acked, strict=True) if ok]
-        failed = [row["id"] for row, ok in zip(rows, acked, strict=True) if not ok]
-        async with conn.transaction():
-            if done:
-                await conn.execute(
-                    "UPDATE outbox SET state = 'published', published_at = now(), attempts = attempts + 1 "
-                    "WHERE id = ANY($1::bigint[])",
-                    done,
-                )
-            if failed:
-                await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = 'publish failed' "
-                    "WHERE id = ANY($1::bigint[])",
-                    failed,
-                )
-        for row, ok in zip(rows, acked, strict=True):
+            result = Published(acked=[False] * len(rows))
+        done = [row["id"] for row, ok in zip(rows, result.acked, strict=True) if ok]
+        failed = [row["id"] for row, ok in zip(rows, result.acked, strict=True) if not ok]
+        if failed:
+            self._uncertain = True  # a batch that timed out may still have been written
+        await self._mark(conn, done, failed, result.positions)
+        for row, ok in zip(rows, result.acked, strict=True):
             if ok:
                 OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
         now = asyncio.get_running_loop().time()
@@ -165,7 +179,65 @@ class OutboxRelay:
             OUTBOX_PENDING.labels(self._service).set(
                 await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'")
             )
-        return len(done), bool(failed) or len(rows) == self._batch_size
+        return len(done) + found_on_topic, bool(failed) or len(rows) + found_on_topic == self._batch_size
+
+    async def _mark(
+        self, conn: asyncpg.Connection, done: list[int], failed: list[int], positions: dict[tuple[str, int], int]
+    ) -> None:
+        async with conn.transaction():
+            if done:
+                await conn.execute(
+                    "UPDATE outbox SET state = 'published', published_at = now() WHERE id = ANY($1::bigint[])",
+                    done,
+                )
+            if failed:
+                await conn.execute(
+                    "UPDATE outbox SET last_error = 'publish failed' WHERE id = ANY($1::bigint[])",
+                    failed,
+                )
+            if positions:
+                await conn.execute(
+                    """INSERT INTO outbox_positions (topic, partition, "offset")
+                       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+                       ON CONFLICT (topic, partition) DO UPDATE
+                       SET "offset" = GREATEST(outbox_positions."offset", EXCLUDED."offset"), updated_at = now()""",
+                    [topic for topic, _ in positions],
+                    [partition for _, partition in positions],
+                    list(positions.values()),
+                )
+
+    async def _reconcile(
+        self, conn: asyncpg.Connection, rows: list[asyncpg.Record]
+    ) -> tuple[list[asyncpg.Record], int]:
+        """Mark the attempted rows already on their topic as published; returns the rows still to send."""
+        attempted = [row for row in rows if row["attempts"] > 0]
+        if not attempted:
+            return rows, 0
+        by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        for row in attempted:
+            partition = await self._producer.partition_for(row["topic"], bytes(row["key"]))
+            by_partition.setdefault((row["topic"], partition), []).append(row)
+        stored = {
+            (r["topic"], r["partition"]): r["offset"]
+            for r in await conn.fetch(
+                'SELECT topic, partition, "offset" FROM outbox_positions WHERE topic = ANY($1::text[])',
+                list({topic for topic, _ in by_partition}),
+            )
+        }
+        on_topic: set[str] = set()
+        for (topic, partition), members in by_partition.items():
+            ids = await self._producer.event_ids_since(topic, partition, stored.get((topic, partition), 0))
+            on_topic |= {row["event_id"] for row in members} & ids
+        if not on_topic:
+            return rows, 0
+        found = [row["id"] for row in attempted if row["event_id"] in on_topic]
+        await conn.execute(
+            "UPDATE outbox SET state = 'published', published_at = now(), last_error = 'found on topic' "
+            "WHERE id = ANY($1::bigint[])",
+            found,
+        )
+        log.info("outbox rows found on their topic after a crash", extra={"count": len(found)})
+        return [row for row in rows if row["event_id"] not in on_topic], len(found)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -12,8 +12,9 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from rapport_common.events.codec import KafkaRecord
@@ -21,6 +22,15 @@ from rapport_common.events.codec import KafkaRecord
 log = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 1_048_576
+
+
+@dataclass
+class Published:
+    """Per record, whether the broker acknowledged it; per partition, the base offset of its last
+    acknowledged batch (where the next records land at or after)."""
+
+    acked: list[bool]
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 class EventProducer:
@@ -45,6 +55,7 @@ class EventProducer:
         )
         self._partitioner = DefaultPartitioner()
         self._started = False
+        self._bootstrap_servers = bootstrap_servers
 
     async def start(self) -> None:
         await self._producer.start()
@@ -75,6 +86,10 @@ class EventProducer:
 
         Within a partition the acknowledged records always form a prefix of that partition's records.
         """
+        return (await self.publish_tracked(records)).acked
+
+    async def publish_tracked(self, records: Sequence[KafkaRecord]) -> Published:
+        """:meth:`publish`, also telling where each partition's last acknowledged batch landed."""
         by_partition: dict[tuple[str, int], list[int]] = defaultdict(list)
         partitions_of: dict[str, list[int]] = {}
         for index, record in enumerate(records):
@@ -83,17 +98,42 @@ class EventProducer:
             all_partitions = partitions_of[record.topic]
             partition = int(self._partitioner(record.key, all_partitions, all_partitions))
             by_partition[(record.topic, partition)].append(index)
-        acked = [False] * len(records)
+        result = Published(acked=[False] * len(records))
         await asyncio.gather(
             *(
-                self._publish_partition(topic, partition, indices, records, acked)
+                self._publish_partition(topic, partition, indices, records, result)
                 for (topic, partition), indices in by_partition.items()
             )
         )
-        return acked
+        return result
+
+    async def event_ids_since(self, topic: str, partition: int, offset: int, *, idle_ms: int = 1000) -> set[str]:
+        """The ``ce_id`` header of every record of one partition from ``offset`` to its end (a short-lived
+        reader; used by the outbox relay to reconcile after a crash, so rarely)."""
+        tp = TopicPartition(topic, partition)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await reader.start()
+        try:
+            reader.assign([tp])
+            end = (await reader.end_offsets([tp]))[tp]
+            if offset >= end:
+                return set()
+            reader.seek(tp, offset)
+            ids: set[str] = set()
+            while await reader.position(tp) < end:
+                fetched = await reader.getmany(tp, timeout_ms=idle_ms)
+                if not fetched:
+                    break  # nothing more arrives (a broker may report its end one past the last record)
+                for record in fetched.get(tp, []):
+                    ids.update(value.decode() for name, value in record.headers or () if name == "ce_id")
+            return ids
+        finally:
+            await reader.stop()
 
     async def _publish_partition(
-        self, topic: str, partition: int, indices: list[int], records: Sequence[KafkaRecord], acked: list[bool]
+        self, topic: str, partition: int, indices: list[int], records: Sequence[KafkaRecord], result: Published
     ) -> None:
         position = 0
         while position < len(indices):
@@ -108,7 +148,7 @@ class EventProducer:
             if not taken:
                 raise ValueError(f"record too large for one batch on {topic}")
             try:
-                await (await self._producer.send_batch(batch, topic, partition=partition))
+                metadata = await (await self._producer.send_batch(batch, topic, partition=partition))
             except Exception as exc:  # any failure stops this partition: later records must not overtake
                 log.warning(
                     "batch publish failed",
@@ -116,4 +156,5 @@ class EventProducer:
                 )
                 return
             for index in taken:
-                acked[index] = True
+                result.acked[index] = True
+            result.positions[(topic, partition)] = metadata.offset

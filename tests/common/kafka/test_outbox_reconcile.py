@@ -1,0 +1,116 @@
+"""A relay that dies after the broker acknowledged a batch but before it marked the rows published: the next
+relay finds those rows on their topic and does not send them again, so every event id is on the topic once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from rapport_common.db import outbox
+from rapport_common.db.outbox import OutboxRelay
+from rapport_common.events import new_event
+from rapport_common.events.session import MessageSent, MessageSentData
+from rapport_common.kafka.producer import EventProducer
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _events(run: str, count: int) -> list[Any]:
+    return [
+        new_event(
+            MessageSent,
+            subject=f"{run}-client-{n % 40}",
+            source="/rapport/test",
+            event_id=f"{run}:{n:05d}",
+            time=T0,
+            data=MessageSentData(
+                message_id=f"m-{n}", client_id=f"{run}-client-{n % 40}", clinician_id="c", sender="client", sent_at=T0
+            ),
+        )
+        for n in range(count)
+    ]
+
+
+class Crash(Exception):
+    """The process dies here (the relay task ends with it, as under SIGKILL)."""
+
+
+class DiesBeforeMarkingBatch(OutboxRelay):
+    """Publishes normally, then dies after the broker acknowledged batch number ``die_at`` (1-based)."""
+
+    def __init__(self, *args: Any, die_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.die_at = die_at
+        self.marks = 0
+
+    async def _mark(self, *args: Any, **kwargs: Any) -> None:
+        self.marks += 1
+        if self.marks == self.die_at:
+            raise Crash
+        await super()._mark(*args, **kwargs)
+
+
+async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ids: Counter[str] = Counter()
+        while True:
+            fetched = await reader.getmany(timeout_ms=1500)
+            if not fetched:
+                return ids
+            for records in fetched.values():
+                for record in records:
+                    ids.update(v.decode() for k, v in record.headers or () if k == "ce_id")
+    finally:
+        await reader.stop()
+
+
+async def test_rows_acknowledged_but_not_marked_are_not_sent_twice(
+    migrated_pool: asyncpg.Pool,
+    producer: EventProducer,
+    kafka_bootstrap_servers: str,
+    make_topics: Callable[..., Awaitable[list[str]]],
+) -> None:
+    (topic,) = await make_topics(["session.events"], partitions=3)
+    events = _events(f"rc{uuid.uuid4().hex[:6]}", 1200)
+    async with migrated_pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, events)
+        await conn.execute("UPDATE outbox SET topic = $1", topic)
+
+    dying = DiesBeforeMarkingBatch(migrated_pool, producer, service="test", batch_size=500, die_at=2)
+    try:
+        await asyncio.wait_for(dying.run(), timeout=60)
+        raise AssertionError("the relay was meant to die")
+    except Crash:
+        pass
+    counts = await migrated_pool.fetch("SELECT state, attempts, count(*) AS n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
+    assert [tuple(r) for r in counts] == [("pending", 0, 200), ("pending", 1, 500), ("published", 1, 500)]
+
+    relay = OutboxRelay(migrated_pool, producer, service="test", batch_size=500, poll_interval_s=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(60):
+            while await migrated_pool.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'"):
+                await asyncio.sleep(0.1)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+    on_topic = await _topic_ids(kafka_bootstrap_servers, topic)
+    assert set(on_topic) == {event.id for event in events}
+    assert {event_id: n for event_id, n in on_topic.items() if n != 1} == {}
+    found = await migrated_pool.fetchval("SELECT count(*) FROM outbox WHERE last_error = 'found on topic'")
+    assert found == 500, "the dead relay's acknowledged batch was recognised, not re-sent"
+    positions = await migrated_pool.fetch('SELECT partition, "offset" FROM outbox_positions WHERE topic = $1', topic)
+    assert len(positions) == 3
