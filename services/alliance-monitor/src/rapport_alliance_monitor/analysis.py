@@ -190,15 +190,24 @@ class Analysis:
         scope = analysis_scope(event)
         if scope is None or scope in decision.missing:
             return
-        if isinstance(event, SrsSubmitted | OrsSubmitted) and event.data.session_id is not None:
-            d = event.data
-            scale = "srs" if isinstance(event, SrsSubmitted) else "ors"
-            self._scores.append(
-                (event.id, d.client_id, d.clinician_id, scale, d.session_id, event.time, tenths(d.total))
-            )
+        if isinstance(event, SrsSubmitted | OrsSubmitted):
+            score = event.data
+            if score.session_id is not None:  # a baseline ORS (no session) is not a point of the session chart
+                scale = "srs" if isinstance(event, SrsSubmitted) else "ors"
+                self._scores.append(
+                    (
+                        event.id,
+                        score.client_id,
+                        score.clinician_id,
+                        scale,
+                        score.session_id,
+                        event.time,
+                        tenths(score.total),
+                    )
+                )
         elif isinstance(event, SessionStarted):
-            d = event.data
-            self._starts.append((d.client_id, d.clinician_id, d.session_id, event.time))
+            started = event.data
+            self._starts.append((started.client_id, started.clinician_id, started.session_id, event.time))
 
     async def _store_alerts(self) -> Stored:
         stored = Stored()

@@ -20,6 +20,7 @@ from rapport_common.events.consent import (
     ConsentGrantedData,
     ConsentRevoked,
     ConsentRevokedData,
+    ConsentScope,
     GrantedBy,
     RevokedBy,
 )
@@ -74,7 +75,7 @@ def revoked(consent: dict[str, Any], revocation: dict[str, Any]) -> ConsentRevok
     )
 
 
-def expired(consent_id: str, client_id: str, scope: str, expired_at: datetime) -> ConsentExpired:
+def expired(consent_id: str, client_id: str, scope: ConsentScope, expired_at: datetime) -> ConsentExpired:
     """Event time is when the validity ended (that is when it happened), not when the job noticed."""
     return new_event(
         ConsentExpired,

@@ -12,7 +12,7 @@ from typing import Any
 
 from rapport_common.events import new_event
 from rapport_common.events.envelope import CloudEvent
-from rapport_common.events.feedback import OrsItems, OrsSubmitted, OrsSubmittedData
+from rapport_common.events.feedback import AgeBand, OrsItems, OrsSubmitted, OrsSubmittedData
 from rapport_common.events.intake import (
     BaselineOrs,
     ClientRegistered,
@@ -54,7 +54,7 @@ def clinician_registered(
     return _event(ClinicianRegistered, subject=clinician_id, data=data, time=at)
 
 
-def client_registered(*, client_id: str, age_band: str, timezone: str, at: datetime) -> CloudEvent[Any]:
+def client_registered(*, client_id: str, age_band: AgeBand, timezone: str, at: datetime) -> CloudEvent[Any]:
     data = ClientRegisteredData(client_id=client_id, age_band=age_band, timezone=timezone)
     return _event(ClientRegistered, subject=client_id, data=data, time=at)
 
@@ -90,7 +90,7 @@ def baseline_ors(
     clinician_id: str | None,
     items: dict[str, float],
     total: float,
-    age_band: str,
+    age_band: AgeBand,
 ) -> BaselineOrs:
     return BaselineOrs(
         response_id=response_id,

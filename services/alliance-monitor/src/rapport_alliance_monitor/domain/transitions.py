@@ -95,32 +95,32 @@ def record_pair_event(facts: Facts, event: CloudEvent[Any], config: RulesConfig)
     """Session and feedback facts about one pair (the intake baseline ORS goes to the client)."""
     pair, client = facts.pair, facts.client
     if isinstance(event, SessionStarted):
-        d = event.data
-        pair = pair.with_session_start(SessionStart(session_id=d.session_id, event_id=event.id, at=event.time))
+        started = event.data
+        pair = pair.with_session_start(SessionStart(session_id=started.session_id, event_id=event.id, at=event.time))
         # started carries no scheduled start; the actual start stands in for it when ordering outcomes
-        pair = pair.with_attendance(_outcome(event, d.session_id, d.started_at, "attended"))
+        pair = pair.with_attendance(_outcome(event, started.session_id, started.started_at, "attended"))
     elif isinstance(event, SessionNoShow):
         pair = pair.with_attendance(_outcome(event, event.data.session_id, event.data.scheduled_start, "withdrawal"))
     elif isinstance(event, SessionCancelled):
-        d = event.data
-        kind: AttendanceKind = "withdrawal" if d.late and d.cancelled_by == "client" else "neutral"
-        pair = pair.with_attendance(_outcome(event, d.session_id, d.scheduled_start, kind))
+        cancelled = event.data
+        kind: AttendanceKind = "withdrawal" if cancelled.late and cancelled.cancelled_by == "client" else "neutral"
+        pair = pair.with_attendance(_outcome(event, cancelled.session_id, cancelled.scheduled_start, kind))
     elif isinstance(event, SessionEnded):
-        d = event.data
-        over_s = (d.ended_at - d.scheduled_end).total_seconds()
+        ended = event.data
+        over_s = (ended.ended_at - ended.scheduled_end).total_seconds()
         pair = pair.with_ended(
-            EndedSession(session_id=d.session_id, event_id=event.id, ended_at=d.ended_at, over_s=over_s)
+            EndedSession(session_id=ended.session_id, event_id=event.id, ended_at=ended.ended_at, over_s=over_s)
         )
     elif isinstance(event, SessionTelemetry):
-        d = event.data
+        telemetry = event.data
         window = TelemetryWindow(
             event_id=event.id,
-            session_id=d.session_id,
-            window_start=d.window_start,
-            window_end=d.window_end,
-            talk_ratio=d.client_talk_ratio,
-            camera_on_ratio=d.client_camera_on_ratio,
-            longest_silence_s=d.longest_silence_s,
+            session_id=telemetry.session_id,
+            window_start=telemetry.window_start,
+            window_end=telemetry.window_end,
+            talk_ratio=telemetry.client_talk_ratio,
+            camera_on_ratio=telemetry.client_camera_on_ratio,
+            longest_silence_s=telemetry.longest_silence_s,
         )
         pair = pair.with_telemetry(window, timedelta(minutes=config.telemetry.lookback_minutes))
     elif isinstance(event, MessageSent):
@@ -130,10 +130,10 @@ def record_pair_event(facts: Facts, event: CloudEvent[Any], config: RulesConfig)
     elif isinstance(event, SrsSubmitted):
         pair = pair.with_srs(_score(event))
     elif isinstance(event, OrsSubmitted):
-        d = event.data
-        if d.session_id is None:
+        ors = event.data
+        if ors.session_id is None:
             baseline = BaselineScore(
-                response_id=d.response_id, total_tenths=tenths(d.total), age_band=d.age_band, at=event.time
+                response_id=ors.response_id, total_tenths=tenths(ors.total), age_band=ors.age_band, at=event.time
             )
             client = client.with_baseline(baseline)
         else:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from rapport_common.db import outbox
 from rapport_common.events.envelope import CloudEvent
-from rapport_common.events.feedback import OrsSubmitted, PulseSubmitted, SrsSubmitted, WaiSubmitted
+from rapport_common.events.feedback import AgeBand, OrsSubmitted, PulseSubmitted, SrsSubmitted, WaiSubmitted
 from rapport_common.events.fields import ScaleItem
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import CallerDep, ClockDep, ConsentDep, PoolDep, authorize_session, not_found
@@ -110,7 +110,8 @@ async def submit_ors(
             clinician_id=row["clinician_id"],
             session_id=row["session_id"],
             items=body.items.model_dump(),
-            age_band=age_band,
+            # the clients table only holds 'adult', 'adolescent' or 'child' (CHECK constraint)
+            age_band=cast(AgeBand, age_band),
         )
 
     data = await _record(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rapport_common.db import idempotency, outbox
-from rapport_common.events.session import MessageSent, MessageSentData
+from rapport_common.events.session import MessageSent, MessageSentData, Participant
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import (
     CallerDep,
@@ -70,6 +70,7 @@ async def send_message(
     """A client writes to their clinician, or a clinician to an assigned client. Emits ``message-sent``."""
     if caller.role not in ("client", "clinician"):
         raise forbid(f"role {caller.role!r} may not send messages")
+    sender = cast(Participant, caller.role)  # checked just above: client or clinician
     if len(request.body) > settings.message_max_chars:
         raise HTTPException(422, f"body.body: at most {settings.message_max_chars} characters")
     if not request.body.strip():
@@ -90,7 +91,7 @@ async def send_message(
             message_id=message_id,
             client_id=request.client_id,
             clinician_id=clinician_id,
-            sender=caller.role,
+            sender=sender,
             body=request.body,
             flags=flags,
             scanned=scanned,
@@ -100,12 +101,12 @@ async def send_message(
             message_id=message_id,
             client_id=request.client_id,
             clinician_id=clinician_id,
-            sender=caller.role,
+            sender=sender,
             sent_at=now,
             flags=flags,
         )
         await outbox.enqueue(conn, [build(MessageSent, client_id=request.client_id, data=data, at=now)])
-        view = MessageView(message_id=message_id, sender=caller.role, sent_at=now).model_dump(mode="json")
+        view = MessageView(message_id=message_id, sender=sender, sent_at=now).model_dump(mode="json")
         await idempotency.remember(
             conn, scope="message", key=idempotency_key, body=fingerprint, status_code=201, response=view
         )

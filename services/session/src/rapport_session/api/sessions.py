@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from rapport_common.db import idempotency, outbox
 from rapport_common.events.session import (
+    Participant,
     ParticipantData,
     ParticipantJoined,
     ParticipantLeft,
@@ -158,7 +159,8 @@ async def cancel_session(
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, session_id)
-        by = authorize_session(caller, row, roles=("client", "clinician"))
+        # with only these roles allowed, authorize_session answers "client" or "clinician"
+        by = cast(Participant, authorize_session(caller, row, roles=("client", "clinician")))
         if row["status"] != "scheduled":
             raise _conflict(row, "cancel")
         late = schedule.is_late_cancellation(
@@ -323,6 +325,7 @@ async def _presence(
             changes["client_joined_at"] = now
         row = await sessions.update(conn, session_id, **changes)
         event_cls = ParticipantJoined if joining else ParticipantLeft
-        data = ParticipantData(**session_fields(row), participant=who, at=now)
+        # "service" was replaced by the requested participant above; any other caller is client or clinician
+        data = ParticipantData(**session_fields(row), participant=cast(Participant, who), at=now)
         await outbox.enqueue(conn, [build(event_cls, client_id=row["client_id"], data=data, at=now)])
     return SessionView.of(row)

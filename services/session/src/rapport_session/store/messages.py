@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -15,7 +16,7 @@ async def insert(
     clinician_id: str,
     sender: str,
     body: str,
-    flags: list[str],
+    flags: Sequence[str],
     scanned: bool,
     sent_at: datetime,
 ) -> None:
