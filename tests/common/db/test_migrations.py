@@ -33,6 +33,7 @@ async def test_applied_in_order_and_recorded_once(make_database: Any, service_mi
         "common/001_outbox",
         "common/002_inbox",
         "common/003_idempotency",
+        "common/004_outbox_positions",
         "svc/001_create",
         "svc/002_alter",
         "svc/010_seed",
@@ -77,7 +78,7 @@ async def test_concurrent_instances_apply_each_migration_once(make_database: Any
     finally:
         for c in conns:
             await c.close()
-    assert sorted(len(r) for r in results) == [0, 0, 6]
+    assert sorted(len(r) for r in results) == [0, 0, 7]
     assert count == 1
 
 
