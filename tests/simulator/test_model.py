@@ -209,3 +209,10 @@ def test_truth_json_is_reproducible(seed: int) -> None:
         return json.dumps(truth.as_json(), sort_keys=True)
 
     assert book() == book()
+
+
+def test_the_report_lists_exactly_the_contract_rules() -> None:
+    from rapport_common.events.alerts import RULE_IDS
+    from rapport_simulator.truth import RULES
+
+    assert sorted(RULES) == sorted(RULE_IDS) and len(RULES) == len(set(RULES))

@@ -43,6 +43,8 @@ PATTERN_COUNT, PATTERN_LAST = 3, 5
 OFF_HOURS_MESSAGES = 3
 OFF_HOURS_WINDOW = timedelta(days=7)
 
+#: every rule id of the contract (``rapport_common.events.alerts.RULE_IDS``), in the order the precision/recall
+#: report lists them (alliance, outcome, attendance, live, boundary, consent); a test keeps the two sets equal
 RULES = (
     "srs-below-cutoff",
     "early-low-alliance",
