@@ -73,7 +73,7 @@ class Harness:
 
 @pytest.fixture(scope="module")
 async def harness() -> AsyncIterator[Harness]:
-    async with Stack(monitors=2) as stack:
+    async with Stack(monitors=2, keep=bool(os.environ.get("RAPPORT_KEEP_STACK"))) as stack:
         api = Rapport(stack.urls, stack.secret, timeout_s=15.0)
         expected = Expected()
         team = await make_team(api, 3)

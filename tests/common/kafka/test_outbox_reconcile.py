@@ -38,7 +38,7 @@ def _events(run: str, count: int) -> list[Any]:
     ]
 
 
-class Crash(Exception):
+class Crash(BaseException):
     """The process dies here (the relay task ends with it, as under SIGKILL)."""
 
 

@@ -59,6 +59,10 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent[Any]]) -
     )
 
 
+class _TopicUnreadable(Exception):
+    """The broker could not be read to reconcile (not a database error: the relay keeps its leadership)."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -100,6 +104,11 @@ class OutboxRelay:
                 self.is_leader = False
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
+            except Exception as exc:  # a relay that dies silently strands every later event: log, retry
+                log.exception("outbox relay failed; retrying", extra={"reason": type(exc).__name__})
+                self.is_leader = False
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
@@ -112,9 +121,11 @@ class OutboxRelay:
             await self._publish_loop(conn)
         finally:
             self.is_leader = False
-            with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+            try:
                 await conn.remove_listener("rapport_outbox", self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
+            except Exception:  # never hand a connection that may still hold the lock back to the pool
+                conn.terminate()
 
     async def _publish_loop(self, conn: asyncpg.Connection) -> None:
         backoff = 0.05
@@ -142,10 +153,8 @@ class OutboxRelay:
         if self._uncertain:
             try:
                 rows, found_on_topic = await self._reconcile(conn, rows)
-            except TRANSIENT_DB_ERRORS:
-                raise
-            except Exception as exc:  # broker unreachable: sending now could duplicate, so wait and retry
-                log.warning("outbox reconciliation failed", extra={"reason": type(exc).__name__})
+            except _TopicUnreadable as exc:  # sending now could duplicate: wait and retry
+                log.warning("outbox reconciliation failed", extra={"reason": str(exc)})
                 return 0, True
             self._uncertain = False
         records = [
@@ -214,9 +223,12 @@ class OutboxRelay:
         if not attempted:
             return rows, 0
         by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
-        for row in attempted:
-            partition = await self._producer.partition_for(row["topic"], bytes(row["key"]))
-            by_partition.setdefault((row["topic"], partition), []).append(row)
+        try:
+            for row in attempted:
+                partition = await self._producer.partition_for(row["topic"], bytes(row["key"]))
+                by_partition.setdefault((row["topic"], partition), []).append(row)
+        except Exception as exc:
+            raise _TopicUnreadable(type(exc).__name__) from exc
         stored = {
             (r["topic"], r["partition"]): r["offset"]
             for r in await conn.fetch(
@@ -226,7 +238,11 @@ class OutboxRelay:
         }
         on_topic: set[str] = set()
         for (topic, partition), members in by_partition.items():
-            ids = await self._producer.event_ids_since(topic, partition, stored.get((topic, partition), 0))
+            try:
+                async with asyncio.timeout(30):
+                    ids = await self._producer.event_ids_since(topic, partition, stored.get((topic, partition), 0))
+            except Exception as exc:  # broker errors and timeouts, including OSError/TimeoutError
+                raise _TopicUnreadable(type(exc).__name__) from exc
             on_topic |= {row["event_id"] for row in members} & ids
         if not on_topic:
             return rows, 0
