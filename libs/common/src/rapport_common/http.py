@@ -86,7 +86,7 @@ class RequestConventions:
         status = 500
         where = None
         path: str = scope["path"]
-        if "%00" in path or "\x00" in path or "%00" in scope.get("raw_path", b"").decode("latin-1"):
+        if "%00" in path or "\x00" in path or b"%00" in (scope.get("raw_path") or b""):
             where = "path"
         elif b"%00" in scope.get("query_string", b""):
             where = "query"

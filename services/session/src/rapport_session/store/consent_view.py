@@ -6,7 +6,6 @@ no inbox: a redelivered batch writes the same rows again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
@@ -23,7 +22,7 @@ async def apply(conn: asyncpg.Connection, grants: list[Grant], ends: list[End]) 
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
                ON CONFLICT (consent_id) DO UPDATE
                SET valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until, updated_at = now()""",
-            *_columns(grants, 5),
+            *zip(*grants, strict=True),
         )
     if ends:
         await conn.execute(
@@ -32,16 +31,8 @@ async def apply(conn: asyncpg.Connection, grants: list[Grant], ends: list[End]) 
                ON CONFLICT (consent_id) DO UPDATE
                SET ended_at = LEAST(COALESCE(consent_view.ended_at, EXCLUDED.ended_at), EXCLUDED.ended_at),
                    updated_at = now()""",
-            *_columns(ends, 4),
+            *zip(*ends, strict=True),
         )
-
-
-def _columns(rows: Iterable[tuple[object, ...]], width: int) -> list[list[object]]:
-    columns: list[list[object]] = [[] for _ in range(width)]
-    for row in rows:
-        for index, value in enumerate(row):
-            columns[index].append(value)
-    return columns
 
 
 async def active_clients(
