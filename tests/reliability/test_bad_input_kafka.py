@@ -1,6 +1,6 @@
 """Bad Kafka input: malformed records on every topic the alliance-monitor consumes, mixed into a flow of valid
 events. Every malformed record must land in ``<topic>.dlq`` with its reason, every valid one must be processed
-(claimed in the monitor's inbox, so analysed exactly once), and the consumer must keep going.
+(the monitor's stored position passes them, so analysed exactly once), and the consumer must keep going.
 
 The monitor runs in-process (its real consumer group, real broker, real PostgreSQL) on fresh copies of its
 four input topics (``CONSUME_TOPICS``), so the garbage never reaches the contract topics other tests read.
@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from rapport_alliance_monitor.app import build_app
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
+from rapport_alliance_monitor.store import positions
 from rapport_common.events import consent, feedback, intake, session
 from rapport_common.events.codec import encode_event
 from rapport_common.events.examples import example_event
@@ -102,6 +103,12 @@ class Monitor:
     topics: dict[str, str]  # contract name -> fresh topic
     pool: asyncpg.Pool
     kafka: str
+    group: str
+
+    async def processed(self, sent: dict[str, tuple[str, int, int]]) -> set[str]:
+        """The ids whose record (topic, partition, offset) the monitor's committed position has passed."""
+        stored = await positions.positions(self.pool, self.group)
+        return {event_id for event_id, (topic, part, offset) in sent.items() if stored.get((topic, part), 0) > offset}
 
 
 @pytest.fixture
@@ -124,7 +131,8 @@ async def monitor(
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app):
-        yield Monitor(dict(zip(names, fresh, strict=True)), app.state.runtime.pool, kafka_bootstrap_servers)
+        pool = app.state.runtime.pool
+        yield Monitor(dict(zip(names, fresh, strict=True)), pool, kafka_bootstrap_servers, settings.consumer_group)
 
 
 async def _read_all(kafka: str, topic: str) -> list[Any]:
@@ -149,7 +157,7 @@ async def test_malformed_records_are_dead_lettered_with_reasons_while_valid_ones
     producer = AIOKafkaProducer(bootstrap_servers=monitor.kafka, max_request_size=4 << 20, linger_ms=0)
     await producer.start()
     sent_bad: dict[tuple[str, int, int], Malformed] = {}
-    valid_ids: set[str] = set()
+    valid: dict[str, tuple[str, int, int]] = {}
     try:
         for _round in range(ROUNDS):
             for contract, classes in INPUTS.items():
@@ -162,24 +170,19 @@ async def test_malformed_records_are_dead_lettered_with_reasons_while_valid_ones
                         # a valid event right behind every malformed one, on the same partition
                         event = example_event(event_cls, subject=key.decode())
                         record = encode_event(event)
-                        await producer.send_and_wait(topic, value=record.value, key=key, headers=record.headers)
-                        valid_ids.add(event.id)
+                        meta = await producer.send_and_wait(topic, value=record.value, key=key, headers=record.headers)
+                        valid[event.id] = (topic, meta.partition, meta.offset)
     finally:
         await producer.stop()
 
-    # valid ones processed: every id claimed in the monitor's inbox (within a minute)
+    # valid ones processed: the monitor's committed position is past every one of them (within 90 s)
     deadline = asyncio.get_running_loop().time() + 90
     while True:
-        claimed = {
-            row["event_id"]
-            for row in await monitor.pool.fetch(
-                "SELECT event_id FROM inbox WHERE event_id = ANY($1::text[])", list(valid_ids)
-            )
-        }
-        if claimed == valid_ids or asyncio.get_running_loop().time() > deadline:
+        claimed = await monitor.processed(valid)
+        if claimed == set(valid) or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.5)
-    assert valid_ids - claimed == set(), f"{len(valid_ids - claimed)} of {len(valid_ids)} valid events not processed"
+    assert set(valid) - claimed == set(), f"{len(set(valid) - claimed)} of {len(valid)} valid events not processed"
 
     # malformed ones dead-lettered, each once, with the reason of its class and where it came from
     found: dict[tuple[str, int, int], dict[str, str]] = {}
@@ -204,7 +207,7 @@ async def test_malformed_records_are_dead_lettered_with_reasons_while_valid_ones
     assert all(headers["dlq-error"] and headers["dlq-field"] for headers in found.values())
     extra = set(found) - set(sent_bad)
     assert extra == set(), f"valid records dead-lettered: {sorted(extra)[:5]}"
-    print(f"{len(sent_bad)} malformed dead-lettered with reasons, {len(valid_ids)} valid processed")
+    print(f"{len(sent_bad)} malformed dead-lettered with reasons, {len(valid)} valid processed")
 
 
 async def test_a_record_too_large_to_dead_letter_does_not_stall_the_consumer(monitor: Monitor) -> None:
@@ -216,23 +219,22 @@ async def test_a_record_too_large_to_dead_letter_does_not_stall_the_consumer(mon
     envelope["data"]["padding"] = "x" * 1_600_000
     producer = AIOKafkaProducer(bootstrap_servers=monitor.kafka, max_request_size=4 << 20)
     await producer.start()
-    valid: set[str] = set()
+    valid: dict[str, tuple[str, int, int]] = {}
     try:
         await producer.send_and_wait(topic, value=json.dumps(envelope).encode(), key=key.encode())
         for _ in range(5):
             event = example_event(feedback.PulseSubmitted, subject=f"{key}-{uuid.uuid4().hex[:4]}")
             record = encode_event(event)
-            await producer.send_and_wait(topic, value=record.value, key=key.encode(), headers=record.headers)
-            valid.add(event.id)
+            meta = await producer.send_and_wait(topic, value=record.value, key=key.encode(), headers=record.headers)
+            valid[event.id] = (topic, meta.partition, meta.offset)
     finally:
         await producer.stop()
     deadline = asyncio.get_running_loop().time() + 20
     claimed: set[str] = set()
-    while claimed != valid and asyncio.get_running_loop().time() < deadline:
-        rows = await monitor.pool.fetch("SELECT event_id FROM inbox WHERE event_id = ANY($1::text[])", list(valid))
-        claimed = {row["event_id"] for row in rows}
+    while claimed != set(valid) and asyncio.get_running_loop().time() < deadline:
+        claimed = await monitor.processed(valid)
         await asyncio.sleep(0.5)
-    assert claimed == valid, f"{len(valid - claimed)} of {len(valid)} records behind the oversized one stuck"
+    assert claimed == set(valid), f"{len(set(valid) - claimed)} of {len(valid)} records behind the oversized one stuck"
     dead = await _read_all(monitor.kafka, topic + ".dlq")
     headers = [{k: v.decode() for k, v in record.headers} for record in dead if record.key == key.encode()]
     assert len(headers) == 1, headers

@@ -1,9 +1,11 @@
 """The monitor's one consumer group over the four input topics: one transaction per batch.
 
-Inbox claim first (redeliveries and replays of the same event ids stop there), then
-:class:`~rapport_alliance_monitor.analysis.Analysis` does the rest inside the same transaction. Nothing is
-kept in memory between batches, so a partition moving to another instance, or a restart, continues from
-PostgreSQL.
+The batch's partitions' stored positions come first (records below them were processed already: a
+redelivery after a crash or a rebalance stops there; see ``store/positions.py``), then
+:class:`~rapport_alliance_monitor.analysis.Analysis` does the rest inside the same transaction, and the
+positions move past the batch in it too. States are kept in memory between batches
+(:class:`~rapport_alliance_monitor.store.state_cache.StateCache`) but checked against PostgreSQL's row
+versions every batch, so a partition moving to another instance, or a restart, continues from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,31 +17,34 @@ import asyncpg
 from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
-from rapport_common.db import inbox
+from rapport_alliance_monitor.store import positions
+from rapport_alliance_monitor.store.state_cache import StateCache
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
 from rapport_common.service import ServiceRuntime
 
-INBOX_CONSUMER = "alliance-monitor"
-
 
 class MonitorHandler:
-    def __init__(self, pool: asyncpg.Pool, config: RulesConfig) -> None:
+    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, group: str, cache: StateCache) -> None:
         self.pool = pool
         self.config = config
+        self.group = group
+        self.cache = cache
 
     async def __call__(self, batch: list[ConsumedEvent]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, INBOX_CONSUMER, [c.event.id for c in batch])
+            fresh = await positions.claim(conn, self.group, batch)
+            seen: set[str] = set()
             events: list[Any] = []
-            for consumed in batch:
-                if consumed.event.id in new:
-                    new.discard(consumed.event.id)  # the same id twice in one batch: once
+            for consumed in fresh:
+                if consumed.event.id not in seen:  # the same id twice in one batch (a producer retry): once
+                    seen.add(consumed.event.id)
                     events.append(consumed.event)
             if not events:
                 return
-            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
+            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds, cache=self.cache)
             await analysis.process(events)
             stored = await analysis.finish()
+        stored.remember_in(self.cache)
         stored.observe()
 
 
@@ -50,7 +55,9 @@ def monitor_consumer(runtime: ServiceRuntime) -> BatchConsumer:
         group_id=settings.consumer_group,
         topics=settings.consume_topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        handler=MonitorHandler(runtime.pool, runtime.extras["rules"]),
+        handler=MonitorHandler(
+            runtime.pool, runtime.extras["rules"], group=settings.consumer_group, cache=runtime.extras["states"]
+        ),
         dead_letters=runtime.producer,
         max_records=settings.kafka_max_batch,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,

@@ -1,7 +1,7 @@
 """Consent holds: events waiting (in processing time) for a consent that may still arrive.
 
-A hold row is written in the transaction that claimed the event in the inbox, and deleted only in the
-transaction that evaluates the event, so a held event is never lost and never analysed twice.
+A hold row is written in the transaction that moved the consumer's position past the event, and deleted
+only in the transaction that evaluates the event, so a held event is never lost and never analysed twice.
 """
 
 from __future__ import annotations
