@@ -93,7 +93,8 @@ class Analysis:
         self._decisions: list[tuple[AlertDecision, CloudEvent[Any]]] = []
         self._scores: list[scores.ScoreRow] = []
         self._starts: list[scores.StartRow] = []
-        self._consent_clients: set[str] = set()
+        #: scopes granted in this transaction per client: the held events waiting for one of them are re-decided
+        self._grants: dict[str, set[str]] = {}
         self.held = 0
 
     # -- entry points ---------------------------------------------------------------------------------
@@ -101,7 +102,11 @@ class Analysis:
     async def process(self, events: Sequence[CloudEvent[Any]]) -> None:
         """New events in consumption order: evaluate or hold each, then re-decide holds a consent may cover."""
         await self._load([state_keys(event) for event in events])
-        undecided = [event for event in events if not await self._apply(event, hold_expired=False)]
+        undecided = []
+        for event in events:
+            decision = await self._apply(event, hold_expired=False)
+            if not decision.final:
+                undecided.append((event, decision.missing))
         await holds.hold_many(self.conn, undecided, hold_seconds=self.hold_seconds)  # before reconsidering
         self.held += len(undecided)
         await self._reconsider_holds()
@@ -176,8 +181,9 @@ class Analysis:
             cache.pairs.remember(pairs)
             self._pairs.update({k: p.state if (p := pairs.get(k)) else None for k in pair_keys})
 
-    async def _apply(self, event: CloudEvent[Any], *, hold_expired: bool) -> bool:
-        """Evaluate ``event`` unless its consent is still unknown (then False: the caller holds it)."""
+    async def _apply(self, event: CloudEvent[Any], *, hold_expired: bool) -> ConsentDecision:
+        """Evaluate ``event`` unless its consent is still unknown (then the decision is not final: the caller
+        holds it, waiting for the decision's missing scopes)."""
         keys = state_keys(event)
         await self._load([keys])
         pair_key = (keys.client_id or "", keys.clinician_id or "")
@@ -188,7 +194,7 @@ class Analysis:
         )
         decision = decide(before.client, event, hold_expired=hold_expired)
         if not decision.final:
-            return False
+            return decision
         after = evaluate(before, event, self.config, consent_decision=decision)
         new = after.new_state
         if new.client is not None and new.client is not before.client:
@@ -200,19 +206,21 @@ class Analysis:
         if keys.pair and new.pair is not None and new.pair is not before.pair:
             self.replace_pair(new.pair)
         self._decisions += [(d, event) for d in after.decisions]
-        if type(event).topic == consent.TOPIC:
-            self._consent_clients.add(event.data.client_id)
+        if isinstance(event, consent.ConsentGranted):
+            self._grants.setdefault(event.data.client_id, set()).add(event.data.scope)
         self._record_trend(event, decision)
-        return True
+        return decision
 
     async def _reconsider_holds(self) -> None:
-        """A consent event arrived for these clients: held events it now covers are evaluated at once."""
-        client_ids, self._consent_clients = self._consent_clients, set()
-        if not client_ids:
+        """Grants arrived for these clients: the held events waiting for a granted scope are decided again
+        (a revocation or an expiry can only take coverage away, and a grant of another scope leaves the
+        missing one missing, so no other held event can change its answer)."""
+        grants, self._grants = self._grants, {}
+        if not grants:
             return
         released = []
-        for row in await holds.held_for(self.conn, client_ids, due_only=False):
-            if await self._apply(decode_event(bytes(row["event"])), hold_expired=False):
+        for row in await holds.waiting_for_grants(self.conn, grants):
+            if (await self._apply(decode_event(bytes(row["event"])), hold_expired=False)).final:
                 released.append(row["seq"])
         await holds.release(self.conn, released)
 

@@ -6,7 +6,7 @@ only in the transaction that evaluates the event, so a held event is never lost 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -15,23 +15,43 @@ from rapport_common.events.codec import encode_event
 from rapport_common.events.envelope import CloudEvent
 
 
-async def hold_many(conn: asyncpg.Connection, events: Sequence[CloudEvent[Any]], *, hold_seconds: float) -> None:
-    """Hold a batch's undecided events in one statement (one round trip instead of one per event); the
-    ``seq`` order follows ``events``."""
-    if not events:
+async def hold_many(
+    conn: asyncpg.Connection, held: Sequence[tuple[CloudEvent[Any], Sequence[str]]], *, hold_seconds: float
+) -> None:
+    """Hold a batch's undecided events, each with the scopes it waits for, in one statement (one round trip
+    instead of one per event); the ``seq`` order follows ``held``."""
+    if not held:
         return
     await conn.execute(
-        """INSERT INTO consent_holds (event_id, client_id, event_type, event, expires_at)
-           SELECT event_id, client_id, event_type, event, now() + make_interval(secs => $5)
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
-                WITH ORDINALITY AS held(event_id, client_id, event_type, event, position)
+        """INSERT INTO consent_holds (event_id, client_id, event_type, event, expires_at, waiting_for)
+           SELECT event_id, client_id, event_type, event, now() + make_interval(secs => $5),
+                  string_to_array(waiting_for, ' ')
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $6::text[])
+                WITH ORDINALITY AS held(event_id, client_id, event_type, event, waiting_for, position)
            ORDER BY position
            ON CONFLICT (event_id) DO NOTHING""",
-        [event.id for event in events],
-        [event.data.client_id for event in events],
-        [event.type for event in events],
-        [encode_event(event).value for event in events],
+        [event.id for event, _ in held],
+        [event.data.client_id for event, _ in held],
+        [event.type for event, _ in held],
+        [encode_event(event).value for event, _ in held],
         hold_seconds,
+        [" ".join(scopes) for _, scopes in held],
+    )
+
+
+async def waiting_for_grants(conn: asyncpg.Connection, grants: Mapping[str, Iterable[str]]) -> list[asyncpg.Record]:
+    """The held events of these clients waiting for one of the scopes just granted to them (rows held before
+    scopes were recorded wait for any), in arrival order, locked (the clients are already locked)."""
+    pairs = [(client_id, scope) for client_id, scopes in grants.items() for scope in scopes]
+    return await conn.fetch(
+        """SELECT h.seq, h.event_id, h.event FROM consent_holds h
+           WHERE h.client_id = ANY($1::text[])
+             AND (h.waiting_for IS NULL
+                  OR EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS g(client_id, scope)
+                             WHERE g.client_id = h.client_id AND g.scope = ANY(h.waiting_for)))
+           ORDER BY h.seq FOR UPDATE OF h""",
+        [client_id for client_id, _ in pairs],
+        [scope for _, scope in pairs],
     )
 
 
