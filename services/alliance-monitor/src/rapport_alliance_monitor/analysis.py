@@ -6,11 +6,6 @@ engine's (see ``domain/engine.py``): ``state_keys`` -> ``decide`` -> hold or ``e
 events change is written in the caller's transaction: state rows, holds, alerts + history, trend points and
 the ``alliance.alerts`` events (outbox), so a crash before commit leaves no trace and a redelivery after it
 has no second effect (the consumer's positions, stored in the same transaction; see ``store/positions.py``).
-
-Rows are read through a :class:`~rapport_alliance_monitor.store.state_cache.StateCache` when the caller
-has one: the clients are locked and the row versions checked as before, but a row whose version this
-process already holds is not sent or parsed again. What was written goes into the cache only after commit
-(:meth:`Stored.remember_in`).
 """
 
 from __future__ import annotations
@@ -41,8 +36,6 @@ from rapport_alliance_monitor.domain import (
 from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysis_scope
 from rapport_alliance_monitor.metrics import ALERT_LATENCY, ALERTS_RAISED, ALERTS_RESOLVED
 from rapport_alliance_monitor.store import alerts, holds, scores, states
-from rapport_alliance_monitor.store.state_cache import StateCache
-from rapport_alliance_monitor.store.states import PairKey, Versioned
 from rapport_common.db import outbox
 from rapport_common.events import consent
 from rapport_common.events.codec import decode_event
@@ -58,14 +51,6 @@ class Stored:
 
     raised: list[Raise] = field(default_factory=list)
     resolved_rules: list[str] = field(default_factory=list)
-    clients: dict[str, Versioned[ClientState]] = field(default_factory=dict)
-    clinicians: dict[str, Versioned[ClinicianState]] = field(default_factory=dict)
-    pairs: dict[PairKey, Versioned[PairState]] = field(default_factory=dict)
-
-    def remember_in(self, cache: StateCache | None) -> None:
-        """After commit: the rows written are current in ``cache``."""
-        if cache is not None:
-            cache.remember_written(self.clients, self.clinicians, self.pairs)
 
     def observe(self) -> None:
         now = time.time()
@@ -77,13 +62,10 @@ class Stored:
 
 
 class Analysis:
-    def __init__(
-        self, conn: asyncpg.Connection, config: RulesConfig, *, hold_seconds: float, cache: StateCache | None = None
-    ) -> None:
+    def __init__(self, conn: asyncpg.Connection, config: RulesConfig, *, hold_seconds: float) -> None:
         self.conn = conn
         self.config = config
         self.hold_seconds = hold_seconds
-        self.cache = cache if cache is not None else StateCache(0)
         self._clients: dict[str, ClientState | None] = {}
         self._clinicians: dict[str, ClinicianState | None] = {}
         self._pairs: dict[tuple[str, str], PairState | None] = {}
@@ -137,21 +119,14 @@ class Analysis:
         self._dirty_pairs.add(key)
 
     async def finish(self) -> Stored:
-        """Write what changed; alerts and their history last (they hold the history-order lock to commit).
-
-        The caller passes the result's written rows to its cache after commit (:meth:`Stored.remember_in`).
-        """
+        """Write what changed; alerts and their history last (they hold the history-order lock to commit)."""
         conn = self.conn
-        clients = await states.save_clients(conn, [c for i in sorted(self._dirty_clients) if (c := self._clients[i])])
-        clinicians = await states.save_clinicians(
-            conn, [k for i in sorted(self._dirty_clinicians) if (k := self._clinicians[i])]
-        )
-        pairs = await states.save_pairs(conn, [p for k in sorted(self._dirty_pairs) if (p := self._pairs[k])])
+        await states.save_clients(conn, [c for i in sorted(self._dirty_clients) if (c := self._clients[i])])
+        await states.save_clinicians(conn, [k for i in sorted(self._dirty_clinicians) if (k := self._clinicians[i])])
+        await states.save_pairs(conn, [p for k in sorted(self._dirty_pairs) if (p := self._pairs[k])])
         await scores.record_scores(conn, self._scores)
         await scores.record_starts(conn, self._starts)
-        stored = await self._store_alerts()
-        stored.clients, stored.clinicians, stored.pairs = clients, clinicians, pairs
-        return stored
+        return await self._store_alerts()
 
     # -- steps ----------------------------------------------------------------------------------------
 
@@ -164,22 +139,16 @@ class Analysis:
             for k in keys
             if k.pair and k.client_id and k.clinician_id and (k.client_id, k.clinician_id) not in self._pairs
         }
-        cache = self.cache
         if client_ids:
             await states.lock_clients(self.conn, client_ids)
-            found = await states.load_clients_versioned(self.conn, client_ids, cache.clients.known(client_ids))
-            cache.clients.remember(found)  # committed rows, read under the clients' locks
-            self._clients.update({i: v.state if (v := found.get(i)) else None for i in client_ids})
+            found = await states.load_clients(self.conn, client_ids)
+            self._clients.update({i: found.get(i) for i in client_ids})
         if clinician_ids:
-            clinicians = await states.load_clinicians_versioned(
-                self.conn, clinician_ids, cache.clinicians.known(clinician_ids)
-            )
-            cache.clinicians.remember(clinicians)
-            self._clinicians.update({i: k.state if (k := clinicians.get(i)) else None for i in clinician_ids})
+            found_clinicians = await states.load_clinicians(self.conn, clinician_ids)
+            self._clinicians.update({i: found_clinicians.get(i) for i in clinician_ids})
         if pair_keys:
-            pairs = await states.load_pairs_versioned(self.conn, pair_keys, cache.pairs.known(pair_keys))
-            cache.pairs.remember(pairs)
-            self._pairs.update({k: p.state if (p := pairs.get(k)) else None for k in pair_keys})
+            found_pairs = await states.load_pairs(self.conn, pair_keys)
+            self._pairs.update({k: found_pairs.get(k) for k in pair_keys})
 
     async def _apply(self, event: CloudEvent[Any], *, hold_expired: bool) -> ConsentDecision:
         """Evaluate ``event`` unless its consent is still unknown (then the decision is not final: the caller

@@ -17,7 +17,6 @@ from rapport_alliance_monitor.consent_holds import ConsentHoldJob
 from rapport_alliance_monitor.consumers import monitor_consumer
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
-from rapport_alliance_monitor.store.state_cache import StateCache
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
 
@@ -25,16 +24,12 @@ from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
 async def _start(runtime: ServiceRuntime) -> None:
     settings: AllianceMonitorSettings = runtime.settings
     runtime.extras["rules"] = settings.rules_config()
-    # one per process, shared by the consumer and the hold job (both check row versions under the client lock)
-    runtime.extras["states"] = StateCache(settings.state_cache_entries)
     runtime.extras["hub"] = AlertHub(settings.database_url, runtime.pool, poll_s=settings.sse_poll_s)
 
 
 def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
     settings: AllianceMonitorSettings = runtime.settings
-    hold_job = ConsentHoldJob(
-        runtime.pool, runtime.extras["rules"], poll_s=settings.consent_hold_poll_s, cache=runtime.extras["states"]
-    )
+    hold_job = ConsentHoldJob(runtime.pool, runtime.extras["rules"], poll_s=settings.consent_hold_poll_s)
     # the hub and the hold job have the consumer shape (start/run/stop/close): stopped at once on shutdown
     return [monitor_consumer(runtime), cast(Any, hold_job), cast(Any, runtime.extras["hub"])]
 

@@ -17,7 +17,6 @@ from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.metrics import CONSENT_HOLDS
 from rapport_alliance_monitor.store import holds
-from rapport_alliance_monitor.store.state_cache import StateCache
 from rapport_common.db.pool import is_transient_db_error
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,10 @@ log = logging.getLogger(__name__)
 class ConsentHoldJob:
     group_id = "consent-holds"
 
-    def __init__(
-        self, pool: asyncpg.Pool, config: RulesConfig, *, poll_s: float, cache: StateCache | None = None
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, poll_s: float) -> None:
         self.pool = pool
         self.config = config
         self.poll_s = poll_s
-        self.cache = cache
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -60,10 +56,9 @@ class ConsentHoldJob:
     async def expire_once(self) -> int:
         """One transaction deciding up to a batch of due holds; returns how many were decided."""
         async with self.pool.acquire() as conn, conn.transaction():
-            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds, cache=self.cache)
+            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
             decided = await analysis.expire_holds()
             stored = await analysis.finish()
-        stored.remember_in(self.cache)
         stored.observe()
         if decided:
             log.info("consent holds decided", extra={"count": decided})

@@ -26,9 +26,6 @@ class AllianceMonitorSettings(ServiceSettings):
     #: one consumer group over every input topic; instances of one deployment share it
     consumer_group: str = "alliance-monitor"
     consume_topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS), min_length=1)
-    #: states kept in memory per kind (clients, clinicians, pairs), checked against row versions each batch;
-    #: the oldest written go first beyond it (about 1.5 KB per pair; 0 turns the memory off)
-    state_cache_entries: int = Field(default=100_000, ge=0, le=10_000_000)
     #: SSE comment line sent when nothing else was, so proxies keep the stream open
     sse_heartbeat_s: float = Field(default=15.0, gt=0.0, le=300.0)
     #: fallback poll of the alert history when no NOTIFY arrived (a lost listener connection)
