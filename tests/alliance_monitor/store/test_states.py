@@ -41,3 +41,15 @@ async def test_each_kind_round_trips_and_an_upsert_replaces_the_document(monitor
         assert (
             await conn.fetchval("SELECT state->>'timezone' FROM client_states WHERE client_id = 'c1'") == "Europe/Oslo"
         )
+
+
+async def test_a_clinician_read_again_after_a_new_registration_is_the_new_document(monitor_pool: asyncpg.Pool) -> None:
+    """Clinician parses are remembered by document text: a changed document is never answered from memory."""
+    first = ClinicianState(clinician_id="k9", timezone="Europe/Oslo", registered_at=AT)
+    second = first.model_copy(update={"timezone": "America/Chicago", "supervisor_id": "s2"})
+    async with monitor_pool.acquire() as conn, conn.transaction():
+        await states.save_clinicians(conn, [first])
+        assert (await states.load_clinicians(conn, ["k9"]))["k9"] == first
+        assert (await states.load_clinicians(conn, ["k9"]))["k9"] is (await states.load_clinicians(conn, ["k9"]))["k9"]
+        await states.save_clinicians(conn, [second])
+        assert (await states.load_clinicians(conn, ["k9"]))["k9"] == second

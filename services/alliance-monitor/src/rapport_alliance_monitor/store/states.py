@@ -18,6 +18,21 @@ from rapport_alliance_monitor.domain import ClientState, ClinicianState, PairSta
 
 PairKey = tuple[str, str]
 
+#: parsed clinician documents by their exact JSON text. A clinician's document changes only with a new
+#: registration, yet nearly every batch reads hundreds of them (every pair event names its clinician); the
+#: same text always parses to the same frozen model, so this can never answer with a stale state.
+_CLINICIAN_PARSES: dict[str, ClinicianState] = {}
+_CLINICIAN_PARSES_MAX = 4096
+
+
+def _clinician_of(text: str) -> ClinicianState:
+    parsed = _CLINICIAN_PARSES.get(text)
+    if parsed is None:
+        if len(_CLINICIAN_PARSES) >= _CLINICIAN_PARSES_MAX:
+            _CLINICIAN_PARSES.clear()
+        parsed = _CLINICIAN_PARSES[text] = ClinicianState.model_validate_json(text)
+    return parsed
+
 
 async def lock_clients(conn: asyncpg.Connection, client_ids: Iterable[str]) -> None:
     ids = sorted(set(client_ids))
@@ -41,7 +56,7 @@ async def load_clinicians(conn: asyncpg.Connection, clinician_ids: Iterable[str]
         "SELECT clinician_id, state::text FROM clinician_states WHERE clinician_id = ANY($1::text[])",
         list(set(clinician_ids)),
     )
-    return {row[0]: ClinicianState.model_validate_json(row[1]) for row in rows}
+    return {row[0]: _clinician_of(row[1]) for row in rows}
 
 
 async def load_pairs(conn: asyncpg.Connection, keys: Iterable[PairKey]) -> dict[PairKey, PairState]:
