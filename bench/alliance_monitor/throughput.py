@@ -169,6 +169,15 @@ def start_monitor(database_url: str, bootstrap: str, port: int, log: Path) -> su
     )
 
 
+def metric_value(text: str, name: str, label: str = "") -> float:
+    """The sum of metric ``name``'s samples (those whose labels contain ``label``)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ") and label in line
+    )
+
+
 def metric_sums(text: str) -> tuple[float, float]:
     """(records consumed, lag) of the monitor's consumer group, summed over topics/partitions."""
     consumed = lag = 0.0
@@ -200,8 +209,12 @@ async def processing_rate(http: httpx.AsyncClient, total: int, timeout_s: float)
     first_c = 0.0
     started = time.perf_counter()
     consumed = lag = 0.0
+    held_peak = violations = 0.0
     while time.perf_counter() - started < timeout_s:
-        consumed, lag = metric_sums((await http.get("/metrics")).text)
+        text = (await http.get("/metrics")).text
+        consumed, lag = metric_sums(text)
+        held_peak = max(held_peak, metric_value(text, "rapport_alliance_consent_holds"))
+        violations = metric_value(text, "rapport_alliance_alerts_raised_total", 'rule="consent-violation"')
         now = time.perf_counter()
         if first_t is None and consumed > 0:
             first_t, first_c = now, consumed
@@ -216,6 +229,8 @@ async def processing_rate(http: httpx.AsyncClient, total: int, timeout_s: float)
         "elapsed": elapsed,
         "rate": (consumed - first_c) / elapsed if elapsed > 0 else 0.0,
         "done": float(consumed >= total and lag == 0),
+        "held_peak": held_peak,
+        "violations": violations,
     }
 
 
@@ -421,6 +436,10 @@ async def run(args: argparse.Namespace, bootstrap: str, admin_url: str, tmp: Pat
         f"| (b) monitor sustained processing (metrics until lag 0) | {b['rate']:,.0f} ev/s "
         f"({b['consumed']:,.0f} in {b['elapsed']:.1f} s{'' if b['done'] else ', NOT finished: timeout'}) "
         f"| >= 10% of (a) = {a * 0.1:,.0f} | {'yes' if ratio >= 0.1 else 'no'} ({ratio:.1%}) |",
+        f"| (b) events held for their consent at the peak (hold job's gauge; topics are read in no fixed "
+        f"order, so a backlog's session events can come before their client's grants) | {b['held_peak']:,.0f} | | |",
+        f"| (b) consent-violation alerts raised (every client consented: each one is a hold that ended before "
+        f"its grant was read) | {b['violations']:,.0f} | 0 | {'yes' if b['violations'] == 0 else 'no'} |",
         f"| (c) pulse -> SSE alert latency p50 / p95 / p99 ({len(lat)}/{args.pulses} delivered) "
         f"| {statistics.median(lat) if lat else float('nan'):.1f} / {q[94] if lat else float('nan'):.1f} / "
         f"{p99:.1f} ms | p99 < 150 ms | {'yes' if p99 < 150 else 'no'} |",
