@@ -90,3 +90,25 @@ async def test_consent_is_judged_at_event_time(monitor_env, story, alert_topic_r
         assert violation.data.raised_at == t0 + timedelta(minutes=30)
         updated = r.of(s.client_id, "alert-updated")
         assert [u.data.alert_id for u in updated] == [violation.data.alert_id]
+
+
+async def test_a_hold_is_not_decided_while_its_grant_sits_unread_behind_a_backlog(
+    monitor_env, story, alert_topic_reader, kit
+):
+    """After an outage the input topics hold a backlog: an event read early is held, and its hold (processing
+    time) ends long before the monitor reaches the grant published before it. Deciding then would raise a
+    false consent-violation and drop a covered pulse; the hold waits until every partition is read instead."""
+    t0, r = kit.T0, alert_topic_reader
+    s = story()
+    scopes = tuple(x for x in kit.ANALYSED_SCOPES if x != "measurement-feedback")
+    async with monitor_env.running(consent_hold_seconds=0.2):
+        await monitor_env.onboard(s, scopes=scopes)
+    # while the monitor is down: other clients' grants fill the consent topic, then this client's grant, then
+    # its session and the low pulse (on other topics, so they are read at once when the monitor is back)
+    filler = [story().ev.grant("measurement-feedback") for _ in range(12_000)]
+    await monitor_env.publish(*filler, s.ev.grant("measurement-feedback"))
+    await monitor_env.publish(s.ev.started("s1", t0), s.ev.pulse(1, session_id="s1", at=t0 + timedelta(minutes=5)))
+    async with monitor_env.running(consent_hold_seconds=0.2):
+        raised = await r.wait_for(s.client_id, 1, "alert-raised", within=60, settle=1.0)
+        assert [e.data.rule for e in raised] == ["pulse-low"]
+        assert await holds(monitor_env, s.client_id) == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -93,13 +94,14 @@ class Analysis:
         self.held += len(undecided)
         await self._reconsider_holds()
 
-    async def expire_holds(self, *, limit: int = 200) -> int:
-        """Decide the held events whose hold has ended (consent still missing: not covered). Returns how many."""
-        client_ids = await holds.due_clients(self.conn, limit=limit)
+    async def expire_holds(self, *, limit: int = 200, until: datetime | None = None) -> int:
+        """Decide the held events whose hold has ended by now and by ``until`` (consent still missing: not
+        covered). Returns how many."""
+        client_ids = await holds.due_clients(self.conn, limit=limit, until=until)
         if not client_ids:
             return 0
         await self._load([StateKeys(client_id=client_id) for client_id in client_ids])
-        rows = await holds.held_for(self.conn, client_ids, due_only=True)
+        rows = await holds.due_for(self.conn, client_ids, until=until)
         for row in rows:
             await self._apply(decode_event(bytes(row["event"])), hold_expired=True)
         await holds.release(self.conn, [row["seq"] for row in rows])

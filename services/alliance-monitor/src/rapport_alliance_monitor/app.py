@@ -29,9 +29,12 @@ async def _start(runtime: ServiceRuntime) -> None:
 
 def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
     settings: AllianceMonitorSettings = runtime.settings
-    hold_job = ConsentHoldJob(runtime.pool, runtime.extras["rules"], poll_s=settings.consent_hold_poll_s)
+    consumer = monitor_consumer(runtime)
+    hold_job = ConsentHoldJob(
+        runtime.pool, runtime.extras["rules"], poll_s=settings.consent_hold_poll_s, consumer=consumer
+    )
     # the hub and the hold job have the consumer shape (start/run/stop/close): stopped at once on shutdown
-    return [monitor_consumer(runtime), cast(Any, hold_job), cast(Any, runtime.extras["hub"])]
+    return [consumer, cast(Any, hold_job), cast(Any, runtime.extras["hub"])]
 
 
 SPEC = ServiceSpec(

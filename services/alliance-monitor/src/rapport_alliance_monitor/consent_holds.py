@@ -1,8 +1,15 @@
 """The hold job: decides held events whose hold (processing time) has ended.
 
+A hold that has ended is decided only once the consumer group has read every input partition to its end
+after that moment (``store/progress.py``): the grant that covers an event may be published before the hold
+ends yet still sit unread behind a backlog (after an outage or a restart), and deciding then would raise a
+false ``consent-violation`` and drop a covered event. While the monitor keeps up (the normal state) that
+adds well under a second; while it is behind, held events wait for it, in PostgreSQL.
+
 It has the consumer shape (start/run/stop/close) so the service runtime stops it at once on shutdown.
 Every instance runs it; the per-client locks make two instances take turns rather than decide an event
-twice, and a hold row is deleted in the transaction that evaluates its event.
+twice, and a hold row is deleted in the transaction that evaluates its event. Each instance's job also
+stores its own consumer's partition marks, so every instance sees them all.
 """
 
 from __future__ import annotations
@@ -10,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 import asyncpg
 
 from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.metrics import CONSENT_HOLDS
-from rapport_alliance_monitor.store import holds
+from rapport_alliance_monitor.store import holds, progress
 from rapport_common.db.pool import is_transient_db_error
+from rapport_common.kafka.consumer import BatchConsumer
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +34,11 @@ log = logging.getLogger(__name__)
 class ConsentHoldJob:
     group_id = "consent-holds"
 
-    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, poll_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, poll_s: float, consumer: BatchConsumer) -> None:
         self.pool = pool
         self.config = config
         self.poll_s = poll_s
+        self.consumer = consumer
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -53,11 +63,24 @@ class ConsentHoldJob:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
 
+    async def decidable_until(self) -> datetime | None:
+        """Store this instance's partition marks; holds that ended before the returned moment may be decided."""
+        consumer = self.consumer
+        marks = {(tp.topic, tp.partition): at for tp, at in consumer.partition_caught_up.items()}
+        await progress.record(self.pool, consumer.group_id, marks)
+        partitions = consumer.partition_count()
+        if partitions is None:
+            return None
+        return await progress.all_caught_up_since(self.pool, consumer.group_id, consumer.topics, partitions)
+
     async def expire_once(self) -> int:
         """One transaction deciding up to a batch of due holds; returns how many were decided."""
+        until = await self.decidable_until()
+        if until is None:
+            return 0
         async with self.pool.acquire() as conn, conn.transaction():
             analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
-            decided = await analysis.expire_holds()
+            decided = await analysis.expire_holds(until=until)
             stored = await analysis.finish()
         stored.observe()
         if decided:

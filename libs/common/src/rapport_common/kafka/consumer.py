@@ -47,6 +47,9 @@ class ConsumedEvent:
     offset: int
 
 
+#: how much earlier than a fetch answer's arrival a "caught up" mark is dated (the broker's highwater is older)
+_CAUGHT_UP_MARGIN_S = 0.5
+
 Handler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
@@ -102,6 +105,10 @@ class BatchConsumer:
         #: and committed: the consumer had caught up with its partitions then, so a projection it feeds was
         #: current (None before the first such poll)
         self.caught_up_at: float | None = None
+        #: per assigned partition, the wall-clock time (epoch seconds) of the broker's answer after which
+        #: every record the partition held then had been handled and committed: "nothing published to it
+        #: before this moment is still unread" (what a decision that waits for another topic needs)
+        self.partition_caught_up: dict[TopicPartition, float] = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -151,6 +158,8 @@ class BatchConsumer:
                         BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
                 if handled and sum(len(records) for records in batches.values()) < self.max_records:
                     self.caught_up_at = polled
+                if handled:
+                    await self._mark_caught_up()
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
@@ -160,6 +169,28 @@ class BatchConsumer:
                 self.failure = exc
                 log.exception("consumer stopped on an unexpected error", extra={"group": self.group_id})
                 raise
+
+    async def _mark_caught_up(self) -> None:
+        consumer = self._consumer
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            fetched_ms = consumer.last_poll_timestamp(tp)
+            if highwater is None or fetched_ms is None:
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+            except (TimeoutError, KafkaError):  # no valid position (just assigned, or being revoked)
+                continue
+            if position >= highwater:
+                # the broker computed the highwater a little before its answer arrived: claim a bit less
+                self.partition_caught_up[tp] = fetched_ms / 1000 - _CAUGHT_UP_MARGIN_S
+
+    def partition_count(self) -> int | None:
+        """How many partitions the subscribed topics have (broker metadata), None while any is unknown."""
+        counts = [self._consumer.partitions_for_topic(topic) for topic in self.topics]
+        if any(not c for c in counts):
+            return None
+        return sum(len(c) for c in counts if c)
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Dead-letter invalid records, hand valid ones to the handler; False when stopping mid-way."""

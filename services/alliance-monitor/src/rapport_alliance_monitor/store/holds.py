@@ -7,6 +7,7 @@ only in the transaction that evaluates the event, so a held event is never lost 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -55,21 +56,27 @@ async def waiting_for_grants(conn: asyncpg.Connection, grants: Mapping[str, Iter
     )
 
 
-async def held_for(conn: asyncpg.Connection, client_ids: Iterable[str], *, due_only: bool) -> list[asyncpg.Record]:
-    """The held events of ``client_ids`` in arrival order, locked (the clients are already locked)."""
+async def due_for(
+    conn: asyncpg.Connection, client_ids: Iterable[str], *, until: datetime | None = None
+) -> list[asyncpg.Record]:
+    """The held events of ``client_ids`` whose hold ended by now (and by ``until``), in arrival order, locked
+    (the clients are already locked)."""
     return await conn.fetch(
-        f"""SELECT seq, event_id, event FROM consent_holds
-            WHERE client_id = ANY($1::text[]) {"AND expires_at <= now()" if due_only else ""}
-            ORDER BY seq FOR UPDATE""",
+        """SELECT seq, event_id, event FROM consent_holds
+           WHERE client_id = ANY($1::text[]) AND expires_at <= LEAST(now(), $2::timestamptz)
+           ORDER BY seq FOR UPDATE""",
         list(set(client_ids)),
+        until,
     )
 
 
-async def due_clients(conn: asyncpg.Connection, *, limit: int) -> list[str]:
+async def due_clients(conn: asyncpg.Connection, *, limit: int, until: datetime | None = None) -> list[str]:
+    """Clients with a hold that ended by now (and by ``until``: see ``store/progress.py``), oldest first."""
     rows = await conn.fetch(
-        """SELECT client_id FROM consent_holds WHERE expires_at <= now()
+        """SELECT client_id FROM consent_holds WHERE expires_at <= LEAST(now(), $2::timestamptz)
            GROUP BY client_id ORDER BY min(seq) LIMIT $1""",
         limit,
+        until,
     )
     return [row["client_id"] for row in rows]
 

@@ -1,0 +1,48 @@
+"""A consumer's per-partition "caught up" marks (real broker): set only once everything a partition held at a
+broker answer has been handled, and never while a handled batch is still missing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from rapport_common.events import encode_event
+from rapport_common.events.examples import EXAMPLES
+from rapport_common.kafka.consumer import ConsumedEvent
+from rapport_common.kafka.producer import EventProducer
+
+from .consumer_harness import running_consumer
+
+
+async def test_partitions_are_marked_caught_up_only_after_their_records_are_handled(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    [topic] = await make_topics(["progress"], partitions=2)
+    template = EXAMPLES["rapport.session.started"]
+    records = [encode_event(template.model_copy(update={"id": f"evt-{i}", "subject": f"c{i}"})) for i in range(40)]
+    assert all(await producer.publish([r.__class__(topic, r.key, r.value, r.headers) for r in records]))
+    gate = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        await gate.wait()  # the first batch is held until the test has looked
+        handled.extend(c.event.id for c in batch)
+
+    before = time.time()
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle) as consumer:
+        async with asyncio.timeout(30):
+            while not consumer.assignment:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+            assert consumer.partition_caught_up == {}, "marked while its first batch was not handled"
+            gate.set()
+            while len(consumer.partition_caught_up) < 2:
+                await asyncio.sleep(0.05)
+        assert len(handled) == 40
+        marks = consumer.partition_caught_up
+        assert set(marks) == {TopicPartition(topic, 0), TopicPartition(topic, 1)}
+        assert all(before - 1 < at <= time.time() for at in marks.values())
+        assert consumer.partition_count() == 2
