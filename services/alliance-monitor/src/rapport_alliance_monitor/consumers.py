@@ -57,4 +57,5 @@ def monitor_consumer(runtime: ServiceRuntime) -> BatchConsumer:
         max_records=settings.kafka_max_batch,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        read_first=settings.read_first_topics,
     )

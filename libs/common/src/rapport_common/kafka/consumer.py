@@ -85,6 +85,7 @@ class BatchConsumer:
         max_backoff_s: float = 5.0,
         on_assigned: PartitionsHook | None = None,
         on_revoked: PartitionsHook | None = None,
+        read_first: Sequence[str] = (),
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -96,6 +97,9 @@ class BatchConsumer:
         self.max_backoff_s = max_backoff_s
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
+        #: topics read ahead of the others: while any of their assigned partitions is behind, the other
+        #: topics' partitions are paused (a backlog of facts that later records depend on is read first)
+        self.read_first = frozenset(read_first) & set(self.topics)
         self.processing = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._last_error = ""
@@ -160,6 +164,8 @@ class BatchConsumer:
                     self.caught_up_at = polled
                 if handled:
                     await self._mark_caught_up()
+                    if self.read_first:
+                        await self._read_first_topics_first()
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
@@ -184,6 +190,33 @@ class BatchConsumer:
             if position >= highwater:
                 # the broker computed the highwater a little before its answer arrived: claim a bit less
                 self.partition_caught_up[tp] = fetched_ms / 1000 - _CAUGHT_UP_MARGIN_S
+
+    async def _read_first_topics_first(self) -> None:
+        consumer = self._consumer
+        assigned = consumer.assignment()
+        behind = False
+        for tp in assigned:
+            if tp.topic not in self.read_first:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # not fetched yet: unknown, so treated as behind
+                behind = True
+                break
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+            except (TimeoutError, KafkaError):
+                continue
+            if position < highwater:
+                behind = True
+                break
+        others = [tp for tp in assigned if tp.topic not in self.read_first]
+        paused = consumer.paused()
+        if behind:
+            to_pause = [tp for tp in others if tp not in paused]
+            if to_pause:
+                consumer.pause(*to_pause)
+        elif paused:
+            consumer.resume(*paused)
 
     def partition_count(self) -> int | None:
         """How many partitions the subscribed topics have (broker metadata), None while any is unknown."""
