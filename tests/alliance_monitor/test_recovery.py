@@ -139,3 +139,35 @@ async def _srs_count(env: Any, client_id: str, count: int) -> bool:
         return state is not None and len(state["srs"]) >= count
     finally:
         await conn.close()
+
+
+async def test_positions_from_another_incarnation_of_the_topics_skip_nothing(
+    monitor_env, story, alert_topic_reader, kit
+):
+    """The embedded broker starts each run with empty topics while PostgreSQL keeps the monitor's stored
+    positions: offsets start at 0 again, below the stored ones. Trusted, they would silently skip every new
+    record up to them; positions the broker does not confirm (no committed offset, or past the log end) are
+    dropped instead."""
+    t0, r = kit.T0, alert_topic_reader
+    conn = await monitor_env.db()
+    try:
+        await _migrate(monitor_env)
+        await conn.executemany(
+            "INSERT INTO consumer_positions (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, 5000)",
+            [(monitor_env.group, topic, p) for topic in monitor_env.topics.values() for p in range(6)],
+        )
+    finally:
+        await conn.close()
+    s = story()
+    async with monitor_env.running():
+        await monitor_env.onboard(s)
+        await monitor_env.publish(s.ev.started("s1", t0), s.ev.pulse(1, session_id="s1", at=t0 + timedelta(minutes=5)))
+        raised = await r.wait_for(s.client_id, 1, "alert-raised", within=20, settle=0.5)
+    assert [e.data.rule for e in raised] == ["pulse-low"]
+
+
+async def _migrate(env: Any) -> None:
+    from rapport_alliance_monitor.app import SPEC
+    from rapport_common.service import migrate
+
+    await migrate(SPEC, env.settings())

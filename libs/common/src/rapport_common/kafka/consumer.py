@@ -218,6 +218,13 @@ class BatchConsumer:
         elif paused:
             consumer.resume(*paused)
 
+    async def broker_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, tuple[int | None, int]]:
+        """Per partition: this group's committed offset on the broker (None: none) and the log end offset."""
+        if not partitions:
+            return {}
+        ends = await self._consumer.end_offsets(list(partitions))
+        return {tp: (await self._consumer.committed(tp), ends[tp]) for tp in partitions}
+
     def partition_count(self) -> int | None:
         """How many partitions the subscribed topics have (broker metadata), None while any is unknown."""
         counts = [self._consumer.partitions_for_topic(topic) for topic in self.topics]

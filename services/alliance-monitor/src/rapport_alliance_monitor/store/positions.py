@@ -59,6 +59,19 @@ async def claim(conn: asyncpg.Connection, group: str, batch: Sequence[ConsumedEv
     return fresh
 
 
+async def forget(conn: asyncpg.Connection | asyncpg.Pool, group: str, parts: Sequence[Partition]) -> None:
+    """Drop ``group``'s positions on ``parts`` (they describe another incarnation of those partitions)."""
+    if parts:
+        await conn.execute(
+            """DELETE FROM consumer_positions AS c
+               USING unnest($2::text[], $3::int[]) AS p(topic, partition)
+               WHERE c.consumer_group = $1 AND c.topic = p.topic AND c.partition = p.partition""",
+            group,
+            [topic for topic, _ in parts],
+            [partition for _, partition in parts],
+        )
+
+
 async def positions(conn: asyncpg.Connection | asyncpg.Pool, group: str) -> dict[Partition, int]:
     """``group``'s next offset per partition (what it has processed: everything below)."""
     rows = await conn.fetch(
