@@ -34,7 +34,7 @@ class MonitorHandler:
         self.check = check
 
     async def __call__(self, batch: list[ConsumedEvent]) -> None:
-        await self.check.ensure({TopicPartition(c.topic, c.partition) for c in batch})
+        await self.check.ensure({TopicPartition(*where) for where in {(c.topic, c.partition) for c in batch}})
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await positions.claim(conn, self.group, batch)
             seen: set[str] = set()

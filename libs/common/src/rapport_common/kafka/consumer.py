@@ -184,7 +184,8 @@ class BatchConsumer:
             if highwater is None or fetched_ms is None:
                 continue
             try:
-                position = await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+                async with asyncio.timeout(0.05):  # valid positions answer at once; no task as wait_for makes
+                    position = await consumer.position(tp)
             except (TimeoutError, KafkaError):  # no valid position (just assigned, or being revoked)
                 continue
             if position >= highwater:
@@ -203,7 +204,8 @@ class BatchConsumer:
                 behind = True
                 break
             try:
-                position = await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+                async with asyncio.timeout(0.05):  # valid positions answer at once; no task as wait_for makes
+                    position = await consumer.position(tp)
             except (TimeoutError, KafkaError):
                 continue
             if position < highwater:
