@@ -53,7 +53,8 @@ class ConsentHoldJob:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                while await self.expire_once():
+                until = await self.decidable_until()  # once per round, not per batch of holds
+                while until is not None and await self.expire_once(until):
                     pass
                 CONSENT_HOLDS.set(await holds.count(self.pool))
             except Exception as exc:
@@ -73,11 +74,8 @@ class ConsentHoldJob:
             return None
         return await progress.all_caught_up_since(self.pool, consumer.group_id, consumer.topics, partitions)
 
-    async def expire_once(self) -> int:
-        """One transaction deciding up to a batch of due holds; returns how many were decided."""
-        until = await self.decidable_until()
-        if until is None:
-            return 0
+    async def expire_once(self, until: datetime) -> int:
+        """One transaction deciding up to a batch of the holds that ended before ``until``; returns how many."""
         async with self.pool.acquire() as conn, conn.transaction():
             analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
             decided = await analysis.expire_holds(until=until)

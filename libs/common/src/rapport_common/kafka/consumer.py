@@ -163,9 +163,10 @@ class BatchConsumer:
                 if handled and sum(len(records) for records in batches.values()) < self.max_records:
                     self.caught_up_at = polled
                 if handled:
-                    await self._mark_caught_up()
+                    ends = await self._partition_ends()
+                    self._mark_caught_up(ends)
                     if self.read_first:
-                        await self._read_first_topics_first()
+                        self._read_first_topics_first(ends)
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
@@ -176,45 +177,38 @@ class BatchConsumer:
                 log.exception("consumer stopped on an unexpected error", extra={"group": self.group_id})
                 raise
 
-    async def _mark_caught_up(self) -> None:
+    async def _partition_ends(self) -> dict[TopicPartition, tuple[int, int, float] | None]:
+        """Per assigned partition: (position, highwater, when the broker gave that highwater in epoch seconds),
+        or None while unknown (not fetched yet, or no valid position: just assigned, or being revoked)."""
         consumer = self._consumer
+        ends: dict[TopicPartition, tuple[int, int, float] | None] = {}
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             fetched_ms = consumer.last_poll_timestamp(tp)
+            ends[tp] = None
             if highwater is None or fetched_ms is None:
                 continue
             try:
                 async with asyncio.timeout(0.05):  # valid positions answer at once; no task as wait_for makes
                     position = await consumer.position(tp)
-            except (TimeoutError, KafkaError):  # no valid position (just assigned, or being revoked)
-                continue
-            if position >= highwater:
-                # the broker computed the highwater a little before its answer arrived: claim a bit less
-                self.partition_caught_up[tp] = fetched_ms / 1000 - _CAUGHT_UP_MARGIN_S
-
-    async def _read_first_topics_first(self) -> None:
-        consumer = self._consumer
-        assigned = consumer.assignment()
-        behind = False
-        for tp in assigned:
-            if tp.topic not in self.read_first:
-                continue
-            highwater = consumer.highwater(tp)
-            if highwater is None:  # not fetched yet: unknown, so treated as behind
-                behind = True
-                break
-            try:
-                async with asyncio.timeout(0.05):  # valid positions answer at once; no task as wait_for makes
-                    position = await consumer.position(tp)
             except (TimeoutError, KafkaError):
                 continue
-            if position < highwater:
-                behind = True
-                break
-        others = [tp for tp in assigned if tp.topic not in self.read_first]
+            ends[tp] = (position, highwater, fetched_ms / 1000)
+        return ends
+
+    def _mark_caught_up(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+        for tp, known in ends.items():
+            if known is not None and known[0] >= known[1]:
+                # the broker computed the highwater a little before its answer arrived: claim a bit less
+                self.partition_caught_up[tp] = known[2] - _CAUGHT_UP_MARGIN_S
+
+    def _read_first_topics_first(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+        # a read-first partition not fetched yet is unknown, so treated as behind
+        behind = any(known is None or known[0] < known[1] for tp, known in ends.items() if tp.topic in self.read_first)
+        consumer = self._consumer
         paused = consumer.paused()
         if behind:
-            to_pause = [tp for tp in others if tp not in paused]
+            to_pause = [tp for tp in ends if tp.topic not in self.read_first and tp not in paused]
             if to_pause:
                 consumer.pause(*to_pause)
         elif paused:
