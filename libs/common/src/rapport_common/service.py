@@ -110,7 +110,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
             ),
         )
         producer = EventProducer(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_connection(),
             enable_idempotence=settings.kafka_enable_idempotence,
             client_id=f"rapport-{spec.name}",
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rapport_common.kafka.connection import KafkaConnection, KafkaConnectionError, SaslMechanism, SecurityProtocol
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 
@@ -26,6 +28,15 @@ class ServiceSettings(BaseSettings):
     kafka_enable_idempotence: bool = Field(
         default=True, description="on for Apache Kafka; off for the embedded Tansu broker (InitProducerId fails)"
     )
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="SASL_SSL on a broker with authentication (Apache Kafka with ACLs)"
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = Field(default=None, description="this service's own broker principal")
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(default=None, description="PEM file of the CA that signed the broker")
+    kafka_ssl_certfile: str | None = Field(default=None, description="client certificate (mTLS), PEM")
+    kafka_ssl_keyfile: str | None = Field(default=None, description="client key (mTLS), PEM")
     kafka_fetch_max_wait_ms: int = Field(default=10, ge=1, le=10_000, description="low for live alert latency")
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_max_batch: int = Field(default=500, ge=1, le=10_000)
@@ -39,6 +50,27 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    def kafka_connection(self) -> KafkaConnection:
+        """How this service's Kafka clients connect (one object for producer, consumers and readers)."""
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+    @model_validator(mode="after")
+    def _kafka_security_fits(self) -> ServiceSettings:
+        try:
+            self.kafka_connection()
+        except KafkaConnectionError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -105,7 +105,7 @@ def monitor_consumer(runtime: ServiceRuntime) -> BatchConsumer:
         service="alliance-monitor",
         group_id=settings.consumer_group,
         topics=settings.consume_topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka_connection(),
         handler=MonitorHandler(runtime.pool, runtime.extras["rules"], group=settings.consumer_group, check=check),
         dead_letters=runtime.producer,
         max_records=settings.kafka_max_batch,

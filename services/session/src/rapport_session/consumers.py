@@ -83,7 +83,7 @@ def _consumer(
         service="session",
         group_id=group_id,
         topics=[topic],
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka_connection(),
         handler=handle,
         dead_letters=runtime.producer,
         max_records=settings.kafka_max_batch,

@@ -24,6 +24,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from rapport_common.db.pool import is_transient_db_error
 from rapport_common.events.codec import EventDecodeError, KafkaRecord, decode_event
+from rapport_common.kafka.connection import KafkaConnection, as_connection
 from rapport_common.kafka.dead_letter import dead_letter_record
 from rapport_common.kafka.producer import EventProducer
 from rapport_common.metrics import (
@@ -75,7 +76,7 @@ class BatchConsumer:
         service: str,
         group_id: str,
         topics: Sequence[str],
-        bootstrap_servers: str,
+        bootstrap_servers: str | KafkaConnection,
         handler: Handler,
         dead_letters: EventProducer,
         max_records: int = 500,
@@ -114,7 +115,7 @@ class BatchConsumer:
         #: before this moment is still unread" (what a decision that waits for another topic needs)
         self.partition_caught_up: dict[TopicPartition, float] = {}
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **as_connection(bootstrap_servers).aiokafka_options(),
             group_id=group_id,
             client_id=f"{service}-{group_id}",
             enable_auto_commit=False,
@@ -236,7 +237,8 @@ class BatchConsumer:
             RECORDS_CONSUMED.labels(self.service, self.group_id, tp.topic).inc(len(records))
             for record in records:
                 try:
-                    event = decode_event(record.value, list(record.headers or ()))
+                    # validates, and dead-letters a type or source foreign to the topic (EVENTS.md v1.1)
+                    event = decode_event(record.value, list(record.headers or ()), topic=record.topic)
                 except EventDecodeError as exc:
                     if not await self._dead_letter(record, exc.reason, exc.field, exc.message):
                         return False

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from rapport_common.events.codec import KafkaRecord
+from rapport_common.events.codec import KafkaRecord, event_id_of
+from rapport_common.kafka.connection import KafkaConnection, as_connection
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,16 @@ class Published:
 class EventProducer:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: str | KafkaConnection,
         *,
         enable_idempotence: bool,
         client_id: str = "rapport",
         request_timeout_ms: int = 30_000,
         linger_ms: int = 0,
     ) -> None:
+        self._connection = as_connection(bootstrap_servers)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+            **self._connection.aiokafka_options(),
             client_id=client_id,
             enable_idempotence=enable_idempotence,
             acks="all",
@@ -55,7 +57,6 @@ class EventProducer:
         )
         self._partitioner = DefaultPartitioner()
         self._started = False
-        self._bootstrap_servers = bootstrap_servers
 
     async def start(self) -> None:
         await self._producer.start()
@@ -108,11 +109,12 @@ class EventProducer:
         return result
 
     async def event_ids_since(self, topic: str, partition: int, offset: int, *, idle_ms: int = 1000) -> set[str]:
-        """The ``ce_id`` header of every record of one partition from ``offset`` to its end (a short-lived
-        reader; used by the outbox relay to reconcile after a crash, so rarely)."""
+        """The event id header of every record of one partition from ``offset`` to its end, ``rapport-id`` or,
+        on records written before v1.1, ``ce_id`` (a short-lived reader; used by the outbox relay to reconcile
+        after a crash, so rarely)."""
         tp = TopicPartition(topic, partition)
         reader = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+            **self._connection.aiokafka_options(), enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await reader.start()
         try:
@@ -127,7 +129,9 @@ class EventProducer:
                 if not fetched:
                     break  # nothing more arrives (a broker may report its end one past the last record)
                 for record in fetched.get(tp, []):
-                    ids.update(value.decode() for name, value in record.headers or () if name == "ce_id")
+                    event_id = event_id_of(record.headers)
+                    if event_id is not None:
+                        ids.add(event_id)
             return ids
         finally:
             await reader.stop()
