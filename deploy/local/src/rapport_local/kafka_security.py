@@ -24,12 +24,14 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka.admin import AclBinding
+
 from rapport_common.events import TOPICS
 from rapport_common.events.catalog import dlq_topic
-from rapport_common.kafka.connection import KafkaConnection
+from rapport_common.kafka.connection import KafkaConnection, SaslMechanism
 
 NODE_CN = "rapport-kafka-node"
-MECHANISM = "SCRAM-SHA-512"
+MECHANISM: SaslMechanism = "SCRAM-SHA-512"
 
 
 @dataclass(frozen=True)
@@ -145,17 +147,16 @@ class BrokerSecurity:
         await asyncio.to_thread(_create_acls, admin, {s: SERVICE_GRANTS[s] for s in self.services})
 
 
-def acl_bindings(grants: dict[str, Grant]) -> list[object]:
+def acl_bindings(grants: dict[str, Grant]) -> list[AclBinding]:
     """The confluent-kafka ``AclBinding`` list for ``grants``."""
     from confluent_kafka.admin import (
-        AclBinding,
         AclOperation,
         AclPermissionType,
         ResourcePatternType,
         ResourceType,
     )
 
-    wanted: dict[tuple[object, ...], object] = {}  # a topic both read and written is described once
+    wanted: dict[tuple[object, ...], AclBinding] = {}  # a topic both read and written is described once
 
     def allow(service: str, kind: ResourceType, name: str, pattern: ResourcePatternType, op: AclOperation) -> None:
         key = (kind, name, pattern, service, op)
@@ -221,9 +222,7 @@ def _make_tls(ca_file: Path, node_keystore: Path) -> None:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -27,6 +29,9 @@ from typing import Any, TextIO
 import psutil
 
 from rapport_local.broker import BrokerError, EmbeddedBroker
+from rapport_local.kafka import KafkaCluster
+from rapport_local.kafka_jars import KafkaSetupError
+from rapport_local.kafka_security import SERVICE_GRANTS, BrokerSecurity
 from rapport_local.postgres import EmbeddedPostgres, PostgresError
 from rapport_local.process import (
     alive,
@@ -84,6 +89,25 @@ _COLOURS = {
 }
 
 
+BROKERS = ("tansu", "kafka")
+Broker = EmbeddedBroker | KafkaCluster
+
+
+def make_broker(config: LaunchConfig, logs_dir: Path) -> Broker:
+    """The broker ``config`` asks for; Apache Kafka keeps its data under ``<data_dir>/kafka``."""
+    if config.broker == "kafka":
+        security = BrokerSecurity(config.data_dir / "kafka" / "tls") if config.kafka_security else None
+        return KafkaCluster(
+            data_dir=config.data_dir,
+            nodes=config.kafka_nodes,
+            host=config.host,
+            port=config.kafka_port,
+            logs_dir=logs_dir,
+            security=security,
+        )
+    return EmbeddedBroker(port=config.kafka_port, host=config.host, log_path=logs_dir / "broker.log")
+
+
 class LaunchError(RuntimeError):
     """The suite could not start; the message says what and shows the relevant log lines."""
 
@@ -114,9 +138,21 @@ class LaunchConfig:
     colour: bool = False
     #: arguments for ``python -m rapport_simulator`` (after ``--run-json``); None = no simulator
     simulator_args: tuple[str, ...] | None = None
+    #: ``tansu`` (memory-only, no JDK needed) or ``kafka`` (Apache Kafka from its jars, logs on disk)
+    broker: str = "tansu"
+    #: Apache Kafka only: 1 node, or 3 (replication 3, ``min.insync.replicas=2``)
+    kafka_nodes: int = 1
+    #: Apache Kafka only: SASL_SSL with one SCRAM principal per service and ACLs
+    kafka_security: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).absolute()
+        if self.broker not in BROKERS:
+            raise ValueError(f"unknown broker {self.broker!r}; choose from {', '.join(BROKERS)}")
+        if self.kafka_nodes not in (1, 3):
+            raise ValueError("--kafka-nodes must be 1 or 3")
+        if self.broker == "tansu" and (self.kafka_nodes != 1 or self.kafka_security):
+            raise ValueError("--kafka-nodes and --kafka-security need --broker kafka (Tansu is one open node)")
         unknown = [name for name in self.services if name not in CATALOG]
         if unknown:
             raise ValueError(f"unknown services {unknown}; choose from {', '.join(CATALOG)}")
@@ -178,7 +214,7 @@ class Launcher:
             host=config.host,
             log_path=self.logs_dir / "postgres.log",
         )
-        self.broker = EmbeddedBroker(port=config.kafka_port, host=config.host, log_path=self.logs_dir / "broker.log")
+        self.broker: Broker = make_broker(config, self.logs_dir)
         self.children: dict[str, _Child] = {}
         #: processes that may end on their own without stopping the suite (the simulator)
         self.companions: dict[str, _Child] = {}
@@ -205,7 +241,7 @@ class Launcher:
             else:
                 self._announce(time.monotonic() - started)
                 code = await self._supervise()
-        except (LaunchError, PostgresError, BrokerError, TopicError) as exc:
+        except (LaunchError, PostgresError, BrokerError, TopicError, KafkaSetupError) as exc:
             self.print.say(f"ERROR: {exc}")
             code = 1
         finally:
@@ -256,16 +292,25 @@ class Launcher:
         self._write_run_file(ready=False)
 
         step = time.monotonic()
+        self._forget_other_kafka_layout()
         self.broker.spawn()
         self._write_run_file(ready=False)
         await self.broker.wait_ready()
-        self.print.say(f"broker ready on {self.broker.bootstrap_servers} in {time.monotonic() - step:.1f}s")
+        self.print.say(
+            f"broker {self.broker.kind} {self.broker.version} ({self.broker.nodes} node(s)) ready on "
+            f"{self.broker.bootstrap_servers} in {time.monotonic() - step:.1f}s"
+        )
 
         step = time.monotonic()
         databases = [database_of(service) for service in cfg.with_database()]
         for name in databases:
             await self.postgres.ensure_database(name)
-        counts = await ensure_contract_topics(self.broker.bootstrap_servers, partitions=cfg.partitions)
+        counts = await ensure_contract_topics(
+            self.broker.admin_connection(),
+            partitions=cfg.partitions,
+            replication_factor=self.broker.replication_factor,
+            configs=self.broker.topic_configs(),
+        )
         self.print.say(
             f"{len(databases)} databases, {len(counts)} topics x {cfg.partitions} partitions "
             f"in {time.monotonic() - step:.1f}s"
@@ -314,6 +359,21 @@ class Launcher:
             self.print.say(f"cleaned up {leftovers} processes of a stale run")
         run_file(self.config.data_dir).unlink(missing_ok=True)
 
+    def _forget_other_kafka_layout(self) -> None:
+        """Apache Kafka's data is kept between runs, unless this run asks for another cluster shape (node
+        count, security): a node formatted for one quorum cannot join another, so that data is dropped."""
+        cfg = self.config
+        if cfg.broker != "kafka":
+            return
+        layout = {"nodes": cfg.kafka_nodes, "security": cfg.kafka_security}
+        home = cfg.data_dir / "kafka"
+        recorded = home / "layout.json"
+        if home.exists() and (not recorded.exists() or json.loads(recorded.read_text()) != layout):
+            self.print.say(f"kafka data in {home} was made for another cluster shape; starting it afresh")
+            shutil.rmtree(home)
+        home.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(json.dumps(layout) + "\n")
+
     def _check_services_runnable(self) -> None:
         for service in self.config.services:
             module = module_of(service)
@@ -337,7 +397,8 @@ class Launcher:
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-            "KAFKA_ENABLE_IDEMPOTENCE": "false",  # Tansu fails InitProducerId
+            # on for Apache Kafka; off for Tansu, whose InitProducerId fails
+            "KAFKA_ENABLE_IDEMPOTENCE": str(self.broker.idempotence).lower(),
             "HTTP_HOST": cfg.host,
             "JWT_SECRET": secret,
             "LOG_LEVEL": cfg.log_level,
@@ -348,6 +409,8 @@ class Launcher:
 
     def _service_env(self, service: str) -> dict[str, str]:
         env = {**self._env, **dict(CATALOG[service].env), "HTTP_PORT": str(self.config.http_port(service))}
+        if service in SERVICE_GRANTS:  # on a secured broker, the service's own principal
+            env |= self.broker.service_connection(service).environment()
         if CATALOG[service].database:
             env["DATABASE_URL"] = self.postgres.url(database_of(service))
         return env
@@ -437,8 +500,8 @@ class Launcher:
         processes: dict[str, Any] = {}
         if self.postgres.pid is not None:
             processes["postgres"] = process_identity(self.postgres.pid)
-        if self.broker.pid is not None:
-            processes["broker"] = process_identity(self.broker.pid)
+        for name, pid in self.broker.pids().items():
+            processes[name] = process_identity(pid)
         for name, child in (*self.children.items(), *self.companions.items()):
             processes[name] = process_identity(child.process.pid)
         _secret, secret_path = jwt_secret(cfg.data_dir)
@@ -450,7 +513,8 @@ class Launcher:
             "data_dir": str(cfg.data_dir),
             "logs_dir": str(self.logs_dir),
             "kafka_bootstrap_servers": self.broker.bootstrap_servers,
-            "kafka_enable_idempotence": False,
+            "kafka_enable_idempotence": self.broker.idempotence,
+            "broker": self._broker_description(),
             "database_url": self.postgres.url(),
             "databases": {service: self.postgres.url(database_of(service)) for service in cfg.with_database()},
             "services": {service: cfg.base_url(service) for service in cfg.services},
@@ -458,6 +522,25 @@ class Launcher:
             "processes": processes,
         }
         write_run_file(cfg.data_dir, self._run_content)
+
+    def _broker_description(self) -> dict[str, Any]:
+        broker = self.broker
+        described: dict[str, Any] = {
+            "kind": broker.kind,
+            "version": broker.version,
+            "nodes": broker.nodes,
+            "replication_factor": broker.replication_factor,
+            "start_seconds": broker.start_seconds,
+        }
+        if isinstance(broker, KafkaCluster) and broker.security is not None:
+            described["security"] = {
+                "protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "ca_file": str(broker.security.ca_file),
+                "credentials_file": str(broker.security.directory / "credentials.json"),
+                "admin_user": broker.security.admin_user,
+            }
+        return described
 
     def _announce(self, elapsed: float) -> None:
         say = self.print.say
@@ -508,7 +591,7 @@ class Launcher:
         if not self.postgres.running():
             return f"postgres exited; log {self.postgres.log_path}:\n{tail(self.postgres.log_path, 15)}"
         if not self.broker.running():
-            return f"broker exited; log {self.broker.log_path}"
+            return f"broker exited; logs in {self.logs_dir}"
         return None
 
     # -- stop -------------------------------------------------------------------------------------
@@ -533,7 +616,8 @@ class Launcher:
 
     def _known_processes(self) -> list[psutil.Process]:
         pids = [child.process.pid for child in (*self.children.values(), *self.companions.values())]
-        pids += [pid for pid in (self.broker.pid, self.postgres.pid) if pid is not None]
+        pids += list(self.broker.pids().values())
+        pids += [self.postgres.pid] if self.postgres.pid is not None else []
         procs = []
         for pid in pids:
             with contextlib.suppress(psutil.Error):
@@ -572,7 +656,8 @@ class Launcher:
 def stop_processes(content: dict[str, Any], *, timeout: float = 10.0) -> int:
     """Stop the processes a ``run.json`` lists that still run (services, broker, PostgreSQL, in that order)."""
     processes: dict[str, Any] = content.get("processes") or {}
-    order = [name for name in processes if name not in ("broker", "postgres")] + ["broker", "postgres"]
+    brokers = [name for name in processes if name == "broker" or name.startswith("broker-")]
+    order = [name for name in processes if name not in (*brokers, "postgres")] + [*brokers, "postgres"]
     stopped = 0
     for name in order:
         identity = processes.get(name)

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from rapport_common.kafka.connection import KafkaConnection, as_connection
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 6
@@ -41,23 +43,25 @@ def contract_topics() -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    kafka: str | KafkaConnection,
     names: Iterable[str],
     *,
     partitions: int = DEFAULT_PARTITIONS,
     replication_factor: int = 1,
+    configs: dict[str, str] | None = None,
     timeout_s: float = 30.0,
 ) -> dict[str, int]:
-    """Create the topics of ``names`` that do not exist; returns each topic's partition count."""
+    """Create the topics of ``names`` that do not exist (with ``configs``, e.g. ``min.insync.replicas``);
+    returns each topic's partition count."""
     wanted = list(dict.fromkeys(names))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = _admin(kafka, timeout_s)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
             response = await admin.create_topics(
-                [NewTopic(name, partitions, replication_factor) for name in missing],
+                [NewTopic(name, partitions, replication_factor, topic_configs=configs or {}) for name in missing],
                 timeout_ms=int(timeout_s * 1000),
             )
             for topic, code, message in _topic_errors(response):
@@ -76,17 +80,29 @@ async def ensure_topics(
 
 
 async def ensure_contract_topics(
-    bootstrap_servers: str, *, partitions: int = DEFAULT_PARTITIONS, timeout_s: float = 30.0
+    kafka: str | KafkaConnection,
+    *,
+    partitions: int = DEFAULT_PARTITIONS,
+    replication_factor: int = 1,
+    configs: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
 ) -> dict[str, int]:
     """Create the five contract topics and their DLQs (``<topic>.dlq``), ``partitions`` each."""
-    return await ensure_topics(bootstrap_servers, contract_topics(), partitions=partitions, timeout_s=timeout_s)
+    return await ensure_topics(
+        kafka,
+        contract_topics(),
+        partitions=partitions,
+        replication_factor=replication_factor,
+        configs=configs,
+        timeout_s=timeout_s,
+    )
 
 
-async def delete_topics(bootstrap_servers: str, names: Sequence[str], *, timeout_s: float = 30.0) -> None:
+async def delete_topics(kafka: str | KafkaConnection, names: Sequence[str], *, timeout_s: float = 30.0) -> None:
     """Delete ``names``; topics that do not exist are ignored."""
     if not names:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = _admin(kafka, timeout_s)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -98,9 +114,9 @@ async def delete_topics(bootstrap_servers: str, names: Sequence[str], *, timeout
             await admin.close()
 
 
-async def partition_counts(bootstrap_servers: str, names: Sequence[str]) -> dict[str, int]:
+async def partition_counts(kafka: str | KafkaConnection, names: Sequence[str]) -> dict[str, int]:
     """The partition count of each existing topic of ``names`` (missing topics are left out, not created)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = _admin(kafka, 30.0)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -109,6 +125,10 @@ async def partition_counts(bootstrap_servers: str, names: Sequence[str]) -> dict
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
+
+
+def _admin(kafka: str | KafkaConnection, timeout_s: float) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**as_connection(kafka).aiokafka_options(), request_timeout_ms=int(timeout_s * 1000))
 
 
 def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:

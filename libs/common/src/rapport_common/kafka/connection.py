@@ -32,12 +32,12 @@ class KafkaConnection:
     ssl_keyfile: str | None = None
 
     def __post_init__(self) -> None:
-        if self.security_protocol.startswith("SASL_"):
-            if not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
-                raise KafkaConnectionError(
-                    f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_MECHANISM, "
-                    "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
-                )
+        sasl_complete = self.sasl_mechanism and self.sasl_username and self.sasl_password
+        if self.security_protocol.startswith("SASL_") and not sasl_complete:
+            raise KafkaConnectionError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_MECHANISM, "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
         if self.uses_tls and not self.ssl_cafile:
             raise KafkaConnectionError(
                 f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SSL_CAFILE (the broker's CA)"
@@ -71,9 +71,12 @@ class KafkaConnection:
             options["sasl_plain_password"] = self.sasl_password
         return options
 
-    def librdkafka_options(self) -> dict[str, str]:
+    def librdkafka_options(self) -> dict[str, str | int | float | bool]:
         """The same connection for confluent-kafka (librdkafka property names)."""
-        options = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        options: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
         if self.sasl_mechanism:
             options |= {
                 "sasl.mechanism": self.sasl_mechanism,
