@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from rapport_common.events.codec import event_id_of
 from soak.api import Accepted
 
 #: consumer groups of the default deployment and the topics they read
@@ -126,13 +127,13 @@ async def read_topics(kafka: str, topics: Iterable[str], *, quiet_s: float = 1.5
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
-                    event_id = dict(record.headers or ()).get("ce_id")
+                    event_id = event_id_of(record.headers)  # the routing header, new or pre-v1.1 name
                     if event_id is None:
                         try:
-                            event_id = str(json.loads(record.value or b"{}").get("id", "?")).encode()
+                            event_id = str(json.loads(record.value or b"{}").get("id", "?"))
                         except ValueError:
-                            event_id = b"?"
-                    result[tp].append(event_id.decode())
+                            event_id = "?"
+                    result[tp].append(event_id)
                 if records:
                     last_new = time.monotonic()
     finally:

@@ -82,8 +82,9 @@ def test_message_describes_the_kafka_record(document: dict[str, Any], event_cls:
     assert message["contentType"] == "application/cloudevents+json"
     assert message["bindings"]["kafka"]["key"]["type"] == "string"
     headers = message["headers"]["properties"]
-    assert {"content-type", "ce_type", "ce_id", "traceparent"} <= set(headers)
-    assert headers["ce_type"]["const"] == event_type
+    assert {"content-type", "rapport-type", "rapport-id", "traceparent"} <= set(headers)
+    assert headers["rapport-type"]["const"] == event_type
+    assert not [name for name in headers if name.startswith("ce_")], "ce_ headers would mean binary mode"
 
     envelope = resolve(document, message["payload"]["$ref"])
     assert envelope["properties"]["type"]["const"] == event_type
@@ -107,6 +108,7 @@ def test_dead_letter_message_documents_the_dlq_headers(document: dict[str, Any])
     ]
     assert list(DLQ_HEADERS) == expected
     assert message["headers"]["required"] == expected
+    assert "foreign-source" in message["headers"]["properties"]["dlq-reason"]["examples"]
     (example,) = message["examples"]
     assert set(expected) <= set(example["headers"])
     assert (example["headers"]["dlq-reason"], example["headers"]["dlq-field"]) == (

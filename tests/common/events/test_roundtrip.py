@@ -67,8 +67,8 @@ def test_encode_then_decode_gives_an_equal_event(event_cls: type[CloudEvent[Any]
     assert record.key == event.subject.encode()
     assert headers_of(record.headers) == {
         "content-type": CONTENT_TYPE,
-        "ce_type": event_cls.event_type(),
-        "ce_id": event.id,
+        "rapport-type": event_cls.event_type(),
+        "rapport-id": event.id,
         "traceparent": EXAMPLE_TRACEPARENT,
     }
     decoded = decode_event(record.value, record.headers)

@@ -129,7 +129,8 @@ async def test_record_too_large_to_carry_is_dead_lettered_without_its_value(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
-    [topic] = await make_topics(["huge"], partitions=1)
+    # Apache Kafka refuses records over 1 MB unless the topic allows them (Tansu has no limit)
+    [topic] = await make_topics(["huge"], partitions=1, configs={"max.message.bytes": str(4 << 20)})
     await create_topics(kafka_bootstrap_servers, [f"{topic}.dlq"])
     big = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, max_request_size=4 << 20)
     await big.start()
@@ -150,3 +151,48 @@ async def test_record_too_large_to_carry_is_dead_lettered_without_its_value(
     assert headers["dlq-reason"] == "too-large"
     assert headers["dlq-value-dropped"] == "too-large"
     assert dead.value == b""  # type: ignore[attr-defined]
+
+
+def _on(topic: str, event: Any) -> KafkaRecord:
+    record = encode_event(event)
+    return KafkaRecord(topic, record.key, record.value, record.headers)
+
+
+async def test_foreign_type_or_source_is_dead_lettered_and_never_handled(
+    producer: EventProducer, kafka_bootstrap_servers: str, make_topics: Any
+) -> None:
+    """EVENTS.md v1.1: on (a test copy of) intake.events, an assignment from the session service and an SRS
+    (a feedback.events type) go to the DLQ with ``foreign-source``; the valid records around them are handled."""
+    [topic] = await make_topics(["intake.events"], partitions=1)  # t<hex>.intake.events stands for intake.events
+    dlq = f"{topic}.dlq"
+    await create_topics(kafka_bootstrap_servers, [dlq])
+    registered = EXAMPLES["rapport.intake.client-registered"].model_copy(update={"id": "before"})
+    assigned = EXAMPLES["rapport.intake.clinician-assigned"]
+    forged = assigned.model_copy(update={"id": "forged", "source": "/rapport/session"})
+    srs = EXAMPLES["rapport.feedback.srs-submitted"].model_copy(update={"id": "wrong-topic"})
+    records = [_on(topic, e) for e in (registered, forged, srs, assigned.model_copy(update={"id": "after"}))]
+    assert all(await producer.publish(records))
+
+    seen: list[str] = []
+
+    async def handle(batch: list[ConsumedEvent]) -> None:
+        seen.extend(c.event.id for c in batch)
+
+    async with running_consumer(kafka_bootstrap_servers, topic, producer, handle):
+        dead = await read_all(kafka_bootstrap_servers, dlq, expected=2)
+        await wait_until(lambda: len(seen) >= 2)
+    assert seen == ["before", "after"], "the handler never sees a foreign record"
+    by_id = {dict(d.headers)["rapport-id"].decode(): d for d in dead}  # type: ignore[attr-defined]
+    assert set(by_id) == {"forged", "wrong-topic"}
+    for event_id, field, offset in (("forged", "source", "1"), ("wrong-topic", "type", "2")):
+        record = records[int(offset)]
+        kept = by_id[event_id]
+        headers = {k: v.decode() for k, v in kept.headers}  # type: ignore[attr-defined]
+        assert (headers["dlq-reason"], headers["dlq-field"]) == ("foreign-source", field)
+        assert (headers["dlq-source-topic"], headers["dlq-source-offset"]) == (topic, offset)
+        if field == "source":
+            assert "/rapport/session" not in headers["dlq-error"], "the record's own source is not echoed"
+        assert (kept.key, kept.value) == (record.key, record.value), "the original record is kept untouched"  # type: ignore[attr-defined]
+        # the original headers are copied first, in order, then the dlq-* ones
+        assert list(kept.headers)[: len(record.headers)] == record.headers  # type: ignore[attr-defined]
+        assert {"content-type", "rapport-type", "rapport-id", "traceparent"} <= set(headers)

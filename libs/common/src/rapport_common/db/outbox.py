@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from rapport_common.db.pool import TRANSIENT_DB_ERRORS
-from rapport_common.events.codec import KafkaRecord, encode_event
+from rapport_common.events.codec import KafkaRecord, current_headers, encode_event
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.kafka.producer import EventProducer, Published
 from rapport_common.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -162,7 +162,8 @@ class OutboxRelay:
                 topic=row["topic"],
                 key=bytes(row["key"]),
                 value=bytes(row["value"]),
-                headers=[(name, value.encode()) for name, value in _headers(row["headers"])],
+                # rows enqueued before v1.1 hold the old routing headers: published with the current names
+                headers=current_headers([(name, value.encode()) for name, value in _headers(row["headers"])]),
             )
             for row in rows
         ]

@@ -19,8 +19,15 @@ import yaml
 from pydantic.json_schema import models_json_schema
 
 from rapport_common.events import alerts, consent, feedback, intake, session
-from rapport_common.events.catalog import EVENT_CLASSES, TOPICS, dlq_topic
-from rapport_common.events.codec import CONTENT_TYPE, EventDecodeError, decode_event, encode_event
+from rapport_common.events.catalog import BASELINE_ORS_SOURCE, EVENT_CLASSES, OWNER_OF_TOPIC, TOPICS, dlq_topic
+from rapport_common.events.codec import (
+    CONTENT_TYPE,
+    ID_HEADER,
+    TYPE_HEADER,
+    EventDecodeError,
+    decode_event,
+    encode_event,
+)
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.examples import EXAMPLES, example_event
 
@@ -57,6 +64,7 @@ DLQ_REASONS = (
     "invalid-content-type",
     "empty-value",
     "too-large",
+    "foreign-source",
 )
 TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -74,6 +82,14 @@ items have at most one decimal and totals equal the item sum exactly; WAI subsca
 `*_end`/`*_until` times follow their starts; telemetry silence fits its window; timezones are IANA names.
 A rejected record goes, untouched, to `<topic>.dlq` with `dlq-*` headers saying why.
 
+Structured mode only: no header starts with `ce_` (by the CloudEvents Kafka binding that prefix means binary
+mode). The routing headers `rapport-type` and `rapport-id` repeat the envelope's `type` and `id`; records
+written before contract v1.1 carried them as `ce_type` and `ce_id`.
+
+Topic ownership: each topic has one owner, named by `source` (intake also writes the baseline ORS on
+`feedback.events`). Consumers dead-letter a record whose `type` does not belong to its topic or whose
+`source` is not the topic's owner (reason `foreign-source`) and do nothing else with it.
+
 Additive changes (a new optional field, a new event type) keep this version; renaming or removing anything
 is breaking and needs a new `type` version."""
 
@@ -90,7 +106,7 @@ def build_document() -> dict[str, Any]:
         channels[channel_id] = {
             "address": topic,
             "title": topic,
-            "description": f"Produced by {PRODUCERS[topic]}. Key: the event subject.",
+            "description": f"Produced by {PRODUCERS[topic]}: {_owner(topic)}. Key: the event subject.",
             "messages": {_message_id(cls): {"$ref": f"#/components/messages/{cls.__name__}"} for cls in classes},
             "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING_VERSION}},
         }
@@ -111,7 +127,7 @@ def build_document() -> dict[str, Any]:
         operations[f"consume{_pascal(topic)}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel_id}"},
-            "summary": f"Consumers read `{topic}` as tolerant readers and dead-letter invalid records.",
+            "summary": f"Consumers read `{topic}` as tolerant readers and dead-letter invalid or foreign records.",
             "messages": channel_messages,
         }
         operations[f"deadLetter{_pascal(topic)}"] = {
@@ -207,15 +223,15 @@ def _message(cls: type[CloudEvent[Any]], schema_ref: str) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "content-type": {"type": "string", "const": CONTENT_TYPE},
-                "ce_type": {"type": "string", "const": event_type, "description": "the envelope type, for routing"},
-                "ce_id": {"type": "string", "description": "the envelope id, for routing and deduplication"},
+                TYPE_HEADER: {"type": "string", "const": event_type, "description": "the envelope type, for routing"},
+                ID_HEADER: {"type": "string", "description": "the envelope id, for routing and deduplication"},
                 "traceparent": {
                     "type": "string",
                     "pattern": TRACEPARENT_PATTERN,
                     "description": "W3C trace context; sent when the envelope has one",
                 },
             },
-            "required": ["content-type", "ce_type", "ce_id"],
+            "required": ["content-type", TYPE_HEADER, ID_HEADER],
         },
         "payload": {"$ref": schema_ref},
         "correlationId": {"description": "W3C trace context", "location": "$message.header#/traceparent"},
@@ -244,15 +260,16 @@ def _dead_letter_message() -> dict[str, Any]:
     headers: dict[str, Any] = {name: {"type": "string", "description": text} for name, text in DLQ_HEADERS.items()}
     headers["dlq-reason"]["examples"] = list(DLQ_REASONS)
     headers["dlq-source-partition"]["pattern"] = headers["dlq-source-offset"]["pattern"] = r"^\d+$"
-    for name in ("content-type", "ce_type", "ce_id", "traceparent"):
+    for name in ("content-type", TYPE_HEADER, ID_HEADER, "traceparent"):
         headers[name] = {"type": "string", "description": "kept from the original record"}
     return {
         "name": "dead-letter",
         "title": "DeadLetter",
         "summary": "A rejected record: original key, value and headers untouched, plus `dlq-*` headers.",
         "description": (
-            "Only records that fail validation are dead-lettered; transient failures (database down) are"
-            " retried, never dead-lettered. The value may be anything, including invalid JSON."
+            "Only records that fail validation or topic ownership are dead-lettered; transient failures"
+            " (database down) are retried, never dead-lettered. The value may be anything, including invalid"
+            " JSON."
         ),
         "contentType": "application/octet-stream",
         "headers": {"type": "object", "properties": headers, "required": list(DLQ_HEADERS)},
@@ -293,6 +310,13 @@ def _dead_letter_example() -> dict[str, Any]:
         "headers": {**{name: value.decode() for name, value in record.headers}, **why},
         "payload": value,
     }
+
+
+def _owner(topic: str) -> str:
+    owner = f"`source` `{OWNER_OF_TOPIC[topic]}`"
+    if topic == feedback.TOPIC:
+        owner += f" (`{BASELINE_ORS_SOURCE}` for a baseline `{feedback.OrsSubmitted.event_type()}`, `session_id` null)"
+    return owner
 
 
 def _pascal(address: str) -> str:

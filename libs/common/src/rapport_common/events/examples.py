@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rapport_common.events import alerts, consent, feedback, intake, session
-from rapport_common.events.catalog import EVENT_CLASSES
+from rapport_common.events import feedback, intake
+from rapport_common.events.catalog import EVENT_CLASSES, OWNER_OF_TOPIC
 from rapport_common.events.envelope import CloudEvent, EventT
 from rapport_common.events.feedback import WAI_SUBSCALES
 from rapport_common.events.fields import tenths
@@ -37,13 +37,6 @@ EXAMPLE_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 # example ids are UUID5s of the event content under this fixed namespace
 _ID_NAMESPACE = uuid.UUID("6f1c1a52-5b8e-4b8e-9d55-2f0e1f6d7a10")
 _ENVELOPE_ATTRIBUTES = frozenset({"id", "source", "time", "datacontenttype", "dataschema", "traceparent"})
-_SOURCE_OF_TOPIC = {
-    intake.TOPIC: "/rapport/intake",
-    consent.TOPIC: "/rapport/consent",
-    session.TOPIC: "/rapport/session",
-    feedback.TOPIC: "/rapport/session",
-    alerts.TOPIC: "/rapport/alliance-monitor",
-}
 
 _Data = dict[str, Any]
 #: per type: subject -> (event time, payload fields); lambdas so alert evidence can refer to other examples
@@ -85,7 +78,7 @@ def example_event(event_cls: type[EventT], *, subject: str | None = None, **over
 
     envelope: dict[str, Any] = {
         "id": "pending",
-        "source": _SOURCE_OF_TOPIC[event_cls.topic],
+        "source": OWNER_OF_TOPIC[event_cls.topic],
         "subject": subject,
         "time": time,
         "dataschema": f"urn:rapport:schema:{event_type}:1",
