@@ -22,6 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from rapport_common.events.codec import event_id_of
+from rapport_common.kafka.reading import topic_partitions
 from soak.api import Accepted
 
 #: consumer groups of the default deployment and the topics they read
@@ -117,7 +118,7 @@ async def read_topics(kafka: str, topics: Iterable[str], *, quiet_s: float = 1.5
     await consumer.start()
     result: dict[TopicPartition, list[str]] = {}
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        partitions = await topic_partitions(consumer, topics)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         for tp in partitions:
@@ -194,7 +195,7 @@ async def group_lag(kafka: str, groups: Mapping[str, Iterable[str]] = GROUPS, *,
         probe = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
         await probe.start()
         try:
-            partitions = [TopicPartition(t, p) for t in all_topics for p in probe.partitions_for_topic(t) or ()]
+            partitions = await topic_partitions(probe, all_topics)
             counts = dict(await probe.end_offsets(partitions))
         finally:
             await probe.stop()

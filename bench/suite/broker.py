@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from rapport_common.kafka.reading import topic_partitions
+
 
 @dataclass
 class BrokerRate:
@@ -70,19 +72,8 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        from aiokafka import TopicPartition
-
-        parts = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in (consumer.partitions_for_topic(t) or await _parts(consumer, t))
-        ]
+        parts = await topic_partitions(consumer, topics)
         offsets = await consumer.end_offsets(parts)
         return int(sum(offsets.values()))
     finally:
         await consumer.stop()
-
-
-async def _parts(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from rapport_alliance_monitor.app import build_app as build_monitor
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_common.events.catalog import TOPICS
+from rapport_common.kafka.reading import topic_partitions
 from rapport_common.logs import JsonFormatter
 from rapport_common.telemetry import setup_tracing
 from rapport_consent.app import build_app as build_consent
@@ -151,7 +152,7 @@ async def start_groups_at_end(kafka: str, groups: list[str], topics: list[str]) 
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        partitions = await topic_partitions(consumer, topics)
         ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rapport_alliance_monitor.app import build_app
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
@@ -27,6 +27,7 @@ from rapport_alliance_monitor.store import positions
 from rapport_common.events import consent, feedback, intake, session
 from rapport_common.events.codec import encode_event
 from rapport_common.events.examples import example_event
+from rapport_common.kafka.reading import topic_partitions
 from rapport_local.postgres import ensure_database
 
 SECRET = "reliability-kafka-fuzz-secret-32-bytes"
@@ -139,7 +140,7 @@ async def _read_all(kafka: str, topic: str) -> list[Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(consumer, [topic])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

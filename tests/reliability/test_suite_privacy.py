@@ -15,12 +15,13 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rapport_common.events import intake
 from rapport_common.events.catalog import TOPICS, dlq_topic
 from rapport_common.events.codec import encode_event
 from rapport_common.events.examples import example_event
+from rapport_common.kafka.reading import topic_partitions
 from soak.workload import Expected, run_pairs
 from soak.world import MARKER, make_team, wait_for_alert
 
@@ -61,7 +62,7 @@ async def _poison_intake_events(suite: Any, client: str) -> list[dict[str, str]]
     consumer = AIOKafkaConsumer(bootstrap_servers=suite.kafka, enable_auto_commit=False)
     await consumer.start()
     dlq = dlq_topic("intake.events")
-    partitions = [TopicPartition(dlq, p) for p in consumer.partitions_for_topic(dlq) or ()]
+    partitions = await topic_partitions(consumer, [dlq])
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     for tp in partitions:

@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 
@@ -38,6 +38,7 @@ from rapport_common.events.intake import (
     ClinicianAssignedData,
 )
 from rapport_common.kafka.producer import EventProducer
+from rapport_common.kafka.reading import topic_partitions
 from rapport_local.postgres import ensure_database
 from rapport_session.app import build_app
 from rapport_session.clock import ManualClock
@@ -111,9 +112,7 @@ class EventCollector:
 
     async def start(self) -> None:
         await self._consumer.start()
-        partitions = [
-            TopicPartition(topic, p) for topic in self.topics for p in self._consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(self._consumer, self.topics)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for tp in partitions:

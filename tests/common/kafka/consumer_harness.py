@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
 from rapport_common.kafka.producer import EventProducer
+from rapport_common.kafka.reading import topic_partitions
 
 
 @asynccontextmanager
@@ -77,15 +78,10 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -
 
 async def count_records(bootstrap: str, topic: str) -> int:
     """How many records ``topic`` holds (sum of end offsets; nothing is ever deleted in these tests)."""
-    from aiokafka import TopicPartition
-
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await reader.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in (reader.partitions_for_topic(topic) or set())]
-        if not partitions:
-            await reader.topics()
-            partitions = [TopicPartition(topic, p) for p in (reader.partitions_for_topic(topic) or set())]
+        partitions = await topic_partitions(reader, [topic])
         ends = await reader.end_offsets(partitions)
         return sum(ends.values())
     finally:

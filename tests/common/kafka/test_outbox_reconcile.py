@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from rapport_common.db import outbox
 from rapport_common.db.outbox import OutboxRelay
@@ -21,6 +21,7 @@ from rapport_common.events import KafkaRecord, encode_event, new_event
 from rapport_common.events.codec import current_headers, event_id_of
 from rapport_common.events.session import MessageSent, MessageSentData
 from rapport_common.kafka.producer import EventProducer
+from rapport_common.kafka.reading import topic_partitions
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -64,7 +65,7 @@ async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await reader.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(reader, [topic])
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
         ids: Counter[str] = Counter()
@@ -181,7 +182,7 @@ async def _headers_by_id(bootstrap: str, topic: str) -> dict[str, list[tuple[str
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await reader.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(reader, [topic])
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
         found: dict[str, list[tuple[str, bytes]]] = {}
