@@ -45,7 +45,7 @@ def make_events(count: int, clients: int, run: str) -> list[SessionTelemetry]:
             new_event(
                 SessionTelemetry,
                 subject=client,
-                source="/rapport/bench",
+                source="/rapport/session",  # the owner of session.events
                 time=start,
                 data=TelemetryData(
                     session_id=f"s-{client}",

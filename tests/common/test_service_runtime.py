@@ -40,7 +40,7 @@ async def create_pulse(body: PulseIn, request: Request) -> dict[str, str]:
     event = new_event(
         PulseSubmitted,
         subject=body.client_id,
-        source="/rapport/test",
+        source="/rapport/session",  # the owner of feedback.events
         traceparent=current_traceparent(),
         data=PulseSubmittedData(
             response_id=f"r-{body.client_id}",

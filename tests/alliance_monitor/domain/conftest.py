@@ -24,6 +24,7 @@ from rapport_alliance_monitor.domain import (
     evaluate,
     state_keys,
 )
+from rapport_common.events.catalog import OWNER_OF_TOPIC
 from rapport_common.events.consent import (
     ConsentExpired,
     ConsentExpiredData,
@@ -114,7 +115,8 @@ class Events:
         self._responses = 0
 
     def _event(self, cls: type[Any], data: Any, at: datetime, subject: str | None = None, **kw: Any) -> Any:
-        return new_event(cls, subject=subject or self.client_id, source="/rapport/test", data=data, time=at, **kw)
+        source = OWNER_OF_TOPIC[cls.topic]  # consumers dead-letter any other source (EVENTS.md v1.1)
+        return new_event(cls, subject=subject or self.client_id, source=source, data=data, time=at, **kw)
 
     def _response_id(self) -> str:
         self._responses += 1

@@ -34,7 +34,7 @@ def _events(run: str) -> list[Any]:
                 new_event(
                     MessageSent,
                     subject=client,
-                    source="/rapport/test",
+                    source="/rapport/session",  # the owner of session.events
                     event_id=f"{client}:{seq:05d}",
                     time=T0 + timedelta(seconds=seq),
                     data=MessageSentData(
