@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from rapport_alliance_monitor.app import build_app
 from rapport_alliance_monitor.settings import DEFAULT_TOPICS, AllianceMonitorSettings
@@ -38,6 +38,7 @@ from rapport_common.events import decode_event, encode_event
 from rapport_common.events.codec import KafkaRecord
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.kafka.producer import EventProducer
+from rapport_common.kafka.reading import topic_partitions
 
 SECRET = "alliance-monitor-test-secret-32-bytes!"
 
@@ -83,9 +84,7 @@ class AlertTopic:
 
     async def start(self) -> None:
         await self._consumer.start()
-        partitions = [
-            TopicPartition(alert_topic.TOPIC, p) for p in self._consumer.partitions_for_topic(alert_topic.TOPIC) or ()
-        ]
+        partitions = await topic_partitions(self._consumer, [alert_topic.TOPIC])
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for tp in partitions:
@@ -277,7 +276,7 @@ async def monitor_env(
     producer: EventProducer,
 ) -> MonitorEnv:
     database_url = await make_database("alliance")
-    topics = await make_topics([t.split(".")[0] for t in DEFAULT_TOPICS])
+    topics = await make_topics(DEFAULT_TOPICS)  # t<hex>.intake.events ...: topic ownership applies in full
     return MonitorEnv(database_url, topics, kafka_bootstrap_servers, kafka_idempotence, producer)
 
 
