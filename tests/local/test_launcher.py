@@ -94,12 +94,18 @@ def test_parse_services_and_ports() -> None:
     assert config.with_database() == [s for s in SERVICES if s != "console"], "the console has no database"
 
 
-def test_run_without_services_for_a_duration(scratch_dir: Path) -> None:
+#: ``./rapport run``'s default and the engine users deploy on (Apache Kafka from its jars, one node)
+BROKERS = {"tansu": (), "kafka": ("--broker", "kafka")}
+BROKER_KINDS = {"tansu": "tansu", "kafka": "apache-kafka"}
+
+
+@pytest.mark.parametrize("broker", list(BROKERS))
+def test_run_without_services_for_a_duration(scratch_dir: Path, broker: str) -> None:
     data_dir = scratch_dir / "run"
     started = time.monotonic()
-    proc = _launch(data_dir, "--services", "", "--duration", "5")
+    proc = _launch(data_dir, "--services", "", "--duration", "5", *BROKERS[broker])
     try:
-        content = _wait_ready(proc, data_dir, 60)
+        content = _wait_ready(proc, data_dir, 120)
         ready_after = time.monotonic() - started
         owned = _processes_of(content, proc.pid)
         assert {"postgres", "broker"} <= set(content["processes"])
@@ -107,26 +113,40 @@ def test_run_without_services_for_a_duration(scratch_dir: Path) -> None:
         assert content["kafka_bootstrap_servers"].startswith("127.0.0.1:")
         assert content["database_url"].startswith("postgresql://postgres@127.0.0.1:")
         assert Path(content["jwt_secret_file"]).read_text().strip()
+        assert content["broker"]["kind"] == BROKER_KINDS[broker] and content["broker"]["version"]
+        assert content["kafka_enable_idempotence"] is (broker == "kafka")
         output, _ = proc.communicate(timeout=60)
     finally:
         _kill(proc)
     assert proc.returncode == 0, output
     assert f"run file: {data_dir / 'run.json'}" in output and "duration of 5s elapsed" in output
+    assert f"broker {BROKER_KINDS[broker]} {content['broker']['version']}" in output
     assert not (data_dir / "run.json").exists()  # removed on a clean stop
     _assert_all_gone(owned, within=1)
     print(f"embedded stack ready {ready_after:.1f}s after the launcher was spawned (first run, with initdb)")
 
 
-def test_kill_minus_nine_leaves_no_orphans_and_stop_cleans_up(scratch_dir: Path) -> None:
+@pytest.mark.parametrize("broker", list(BROKERS))
+def test_kill_minus_nine_leaves_no_orphans_and_stop_cleans_up(scratch_dir: Path, broker: str) -> None:
     data_dir = scratch_dir / "run"
-    proc = _launch(data_dir, "--services", "")
+    proc = _launch(data_dir, "--services", "", *BROKERS[broker])
     try:
-        content = _wait_ready(proc, data_dir, 60)
+        content = _wait_ready(proc, data_dir, 120)
         owned = _processes_of(content, proc.pid)
         secret = Path(content["jwt_secret_file"]).read_text()
 
         second = subprocess.run(
-            [sys.executable, "-m", "rapport_local", "run", "--data-dir", str(data_dir), "--services", ""],
+            [
+                sys.executable,
+                "-m",
+                "rapport_local",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--services",
+                "",
+                *BROKERS[broker],
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -148,9 +168,9 @@ def test_kill_minus_nine_leaves_no_orphans_and_stop_cleans_up(scratch_dir: Path)
     )
     assert stop.returncode == 0 and not (data_dir / "run.json").exists(), stop.stdout
 
-    rerun = _launch(data_dir, "--services", "", "--duration", "1")  # the data directory is reused
+    rerun = _launch(data_dir, "--services", "", "--duration", "1", *BROKERS[broker])  # the data directory is reused
     try:
-        output, _ = rerun.communicate(timeout=60)
+        output, _ = rerun.communicate(timeout=120)
     finally:
         _kill(rerun)
     assert rerun.returncode == 0, output
@@ -159,11 +179,21 @@ def test_kill_minus_nine_leaves_no_orphans_and_stop_cleans_up(scratch_dir: Path)
 
 @pytest.mark.slow
 @pytest.mark.timeout(READY_TIMEOUT + 300)
-def test_full_suite_every_service_ready(scratch_dir: Path) -> None:
+@pytest.mark.parametrize("broker", list(BROKERS))
+def test_full_suite_every_service_ready(scratch_dir: Path, broker: str) -> None:
     data_dir = scratch_dir / "run"
     base = _free_base_port()
     started = time.monotonic()
-    proc = _launch(data_dir, "--base-port", str(base), "--ready-timeout", str(READY_TIMEOUT))
+    proc = _launch(
+        data_dir,
+        "--base-port",
+        str(base),
+        "--ready-timeout",
+        str(READY_TIMEOUT),
+        "--simulator",
+        "off",
+        *BROKERS[broker],
+    )
     try:
         # beyond the launcher's own readiness timeout, so its error (naming the service) is what we see
         content = _wait_ready(proc, data_dir, READY_TIMEOUT + 120)
@@ -183,4 +213,68 @@ def test_full_suite_every_service_ready(scratch_dir: Path) -> None:
     for service in SERVICES:
         assert f"[{service:<16}]" in output  # each service's log lines are streamed with its prefix
     _assert_all_gone(owned, within=1)
-    print(f"full suite ready {ready_after:.1f}s after the launcher was spawned")
+    print(f"full suite on {broker} ready {ready_after:.1f}s after the launcher was spawned")
+
+
+def _read_config(bootstrap: str, topic: str, name: str) -> str:
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    [future] = admin.describe_configs([ConfigResource("topic", topic)]).values()
+    return str(future.result(timeout=30)[name].value)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_three_node_kafka_replicates_every_topic_and_keeps_its_log_across_restarts(scratch_dir: Path) -> None:
+    """``--broker kafka --kafka-nodes 3``: three KRaft nodes, every contract topic at replication 3 with
+    ``min.insync.replicas=2``; an acknowledged record is still there after the whole cluster restarts."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    data_dir = scratch_dir / "run"
+    args = ("--services", "", "--broker", "kafka", "--kafka-nodes", "3")
+    proc = _launch(data_dir, *args)
+    try:
+        content = _wait_ready(proc, data_dir, 240)
+        bootstrap = content["kafka_bootstrap_servers"]
+        assert len(bootstrap.split(",")) == 3
+        assert {"broker", "broker-2", "broker-3"} <= set(content["processes"])
+        assert content["broker"] | {"start_seconds": None} == {
+            "kind": "apache-kafka",
+            "version": content["broker"]["version"],
+            "nodes": 3,
+            "replication_factor": 3,
+            "start_seconds": None,
+        }
+        metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+        assert len(metadata.brokers) == 3
+        for name in ("intake.events", "session.events", "alliance.alerts", "feedback.events.dlq"):
+            partitions = metadata.topics[name].partitions.values()
+            assert len(partitions) == 6 and all(len(p.replicas) == 3 for p in partitions), name
+            assert _read_config(bootstrap, name, "min.insync.replicas") == "2"
+        producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+        delivered: list[Any] = []
+        producer.produce("session.events", key=b"k", value=b"kept", on_delivery=lambda e, m: delivered.append(e or m))
+        producer.flush(30)
+        [record] = delivered
+        assert not isinstance(record, Exception) and record.offset() >= 0, record
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    finally:
+        _kill(proc)
+    assert proc.returncode == 0
+
+    again = _launch(data_dir, *args)  # same data directory: the nodes start from their on-disk logs
+    try:
+        content = _wait_ready(again, data_dir, 240)
+        consumer = Consumer({"bootstrap.servers": content["kafka_bootstrap_servers"], "group.id": "check"})
+        tp = TopicPartition("session.events", record.partition(), record.offset())
+        consumer.assign([tp])
+        message = consumer.poll(30)
+        consumer.close()
+        assert message is not None and message.error() is None and message.value() == b"kept"
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=120)
+        _kill(again)
