@@ -38,11 +38,21 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port range for the suite")
 
 
-@pytest.fixture(scope="module")
-def suite_run_json() -> Iterator[Path]:
-    """``RAPPORT_RUN_JSON`` (a suite already running) when set, else a fresh suite for this module."""
+#: the suite on ``./rapport run``'s default broker, and on a secured 3-node Apache Kafka cluster (SASL_SSL, one
+#: SCRAM principal per service, ACLs): end to end with broker security on
+BROKERS = {
+    "tansu": (),
+    "kafka-3-nodes-secured": ("--broker", "kafka", "--kafka-nodes", "3", "--kafka-security"),
+}
+
+
+@pytest.fixture(scope="module", params=list(BROKERS))
+def suite_run_json(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """``RAPPORT_RUN_JSON`` (a suite already running) when set, else a fresh suite per broker for this module."""
     given = os.environ.get("RAPPORT_RUN_JSON")
     if given:
+        if request.param != "tansu":
+            pytest.skip("RAPPORT_RUN_JSON names one running suite; its broker is the one under test")
         yield Path(given)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="rapport-sim-e2e-"))
@@ -62,6 +72,9 @@ def suite_run_json() -> Iterator[Path]:
                 str(_free_base_port()),
                 "--log-level",
                 "WARNING",
+                "--simulator",
+                "off",
+                *BROKERS[request.param],
             ],
             cwd=ROOT,
             env={**os.environ, "NO_COLOR": "1"},
