@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rapport_common.auth import issue_token
 from rapport_common.events import EventDecodeError, decode_event, encode_event, new_event
@@ -31,6 +31,7 @@ from rapport_common.events.intake import (
     ClinicianAssigned,
     ClinicianAssignedData,
 )
+from rapport_common.kafka.reading import topic_partitions
 from rapport_consent.app import build_app
 from rapport_consent.settings import ConsentSettings
 
@@ -92,7 +93,7 @@ async def consent_tap(kafka_bootstrap_servers: str) -> AsyncIterator[EventTap]:
         bootstrap_servers=kafka_bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=10
     )
     await consumer.start()
-    partitions = [TopicPartition(CONSENT_TOPIC, p) for p in consumer.partitions_for_topic(CONSENT_TOPIC) or ()]
+    partitions = await topic_partitions(consumer, [CONSENT_TOPIC])
     if not partitions:
         await consumer.stop()
         raise RuntimeError(f"topic {CONSENT_TOPIC} missing on {kafka_bootstrap_servers}")

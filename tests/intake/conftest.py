@@ -18,10 +18,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from rapport_common.auth import issue_token
 from rapport_common.events import EventDecodeError, decode_event
+from rapport_common.kafka.reading import topic_partitions
 from rapport_intake.app import build_app
 from rapport_intake.settings import IntakeSettings
 
@@ -85,9 +86,7 @@ async def event_tap(kafka_bootstrap_servers: str) -> AsyncIterator[EventTap]:
         bootstrap_servers=kafka_bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=10
     )
     await consumer.start()
-    partitions = [
-        TopicPartition(topic, p) for topic in TAPPED_TOPICS for p in consumer.partitions_for_topic(topic) or ()
-    ]
+    partitions = await topic_partitions(consumer, TAPPED_TOPICS)
     if not partitions:
         await consumer.stop()
         raise RuntimeError(f"topics {TAPPED_TOPICS} missing on {kafka_bootstrap_servers}")
