@@ -4,8 +4,9 @@ started again, plus a second alliance-monitor instance in the same consumer grou
 
 Why not ``python -m rapport_local run``: the launcher stops the whole suite when any child dies (its
 documented behaviour), which is right for a demo and wrong for a fault test that kills one service and
-expects the rest to carry on. The building blocks (``EmbeddedPostgres``, ``EmbeddedBroker``,
-``ensure_contract_topics``) and the service environment are the launcher's own.
+expects the rest to carry on. The building blocks (``EmbeddedPostgres``, the broker: Tansu's
+``EmbeddedBroker`` or Apache Kafka's ``KafkaCluster`` with 1 or 3 nodes, ``ensure_contract_topics``) and the
+service environment are the launcher's own.
 
 Spawn from the main thread (the parent-death signal belongs to the thread that forked; see
 ``rapport_local.process``), so children never outlive a crashed test run.
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from rapport_local.broker import EmbeddedBroker
+from rapport_local.kafka import KafkaCluster
 from rapport_local.postgres import EmbeddedPostgres, ensure_database
 from rapport_local.process import child_kwargs, free_port
 from rapport_local.topics import ensure_contract_topics
@@ -68,13 +70,21 @@ class Stack:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rapport-reliability-")))
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     keep: bool = False
+    #: ``kafka`` (Apache Kafka from its jars) or ``tansu``
+    broker_kind: str = "kafka"
+    #: Apache Kafka nodes: 1, or 3 (replication 3, ``min.insync.replicas=2``)
+    kafka_nodes: int = 1
 
     def __post_init__(self) -> None:
         os.chmod(self.root, 0o755)  # PostgreSQL runs as another user under root
         self.logs = self.root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.postgres = EmbeddedPostgres(self.root / "pg", log_path=self.logs / "postgres.log")
-        self.broker = EmbeddedBroker(log_path=self.logs / "broker.log")
+        self.broker: EmbeddedBroker | KafkaCluster
+        if self.broker_kind == "kafka":
+            self.broker = KafkaCluster(data_dir=self.root, nodes=self.kafka_nodes, logs_dir=self.logs)
+        else:
+            self.broker = EmbeddedBroker(log_path=self.logs / "broker.log")
         self.services: dict[str, ServiceProcess] = {}
         names = [*SERVICES] + [f"alliance-monitor-{i}" for i in range(2, self.monitors + 1)]
         for name in names:
@@ -86,7 +96,12 @@ class Stack:
     async def start(self) -> None:
         self.postgres.start()
         await self.broker.start()
-        await ensure_contract_topics(self.kafka, partitions=self.partitions)
+        await ensure_contract_topics(
+            self.kafka,
+            partitions=self.partitions,
+            replication_factor=self.broker.replication_factor,
+            configs=self.broker.topic_configs(),
+        )
         for service in SERVICES:
             await ensure_database(self.postgres.url(), database_of(service))
         for name in ("consent", "intake", "session"):
@@ -141,7 +156,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": self.database_url(proc.service),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
-            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "KAFKA_ENABLE_IDEMPOTENCE": str(self.broker.idempotence).lower(),
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(proc.port),
@@ -208,12 +223,19 @@ class Stack:
     # -- infrastructure faults ------------------------------------------------------------------------
 
     def pause_broker(self) -> None:
+        """SIGSTOP the broker (node 1 of a cluster)."""
         assert self.broker.pid is not None
         os.kill(self.broker.pid, signal.SIGSTOP)
 
     def resume_broker(self) -> None:
         assert self.broker.pid is not None
         os.kill(self.broker.pid, signal.SIGCONT)
+
+    @property
+    def cluster(self) -> KafkaCluster:
+        """The Apache Kafka cluster (node faults: kill, stop, restart, pause)."""
+        assert isinstance(self.broker, KafkaCluster), "node faults need --broker kafka"
+        return self.broker
 
     def restart_postgres(self) -> None:
         """Fast shutdown (open transactions roll back, clients are disconnected), then start on the same port."""

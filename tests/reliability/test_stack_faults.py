@@ -1,21 +1,25 @@
 """Faults against the real stack under load: every service a separate process (``soak.stack.Stack``: embedded
-PostgreSQL and broker, ``python -m rapport_<svc>``, two alliance-monitor instances in one consumer group).
+PostgreSQL, Apache Kafka from its jars (``RAPPORT_TEST_BROKER=tansu`` for Tansu), ``python -m rapport_<svc>``,
+two alliance-monitor instances in one consumer group).
 
 One load (``soak.workload.Load``: pair rounds with planted alert inputs) runs through every scenario, in order:
-the broker paused (SIGSTOP) for 10 s; PostgreSQL restarted; each service SIGKILLed and restarted; one of the
-two monitor instances killed (the other takes its partitions). After each: every accepted write is in its
-database, every outbox event is on its topic once per id, the planted inputs' alerts exist once each, every
-consumer group's lag is zero. The figures (recovery times, lost, duplicated) are printed and written to
-``$RAPPORT_RELIABILITY_OUT`` (default ``/tmp/rapport-reliability-faults.json``). The long version is
-``python soak/run.py``.
+the broker paused (SIGSTOP) for 10 s; the broker SIGKILLed and restarted from its on-disk log (Apache Kafka);
+PostgreSQL restarted; each service SIGKILLed and restarted; one of the two monitor instances killed (the other
+takes its partitions); ``test_cluster_faults.py`` has the 3-node Apache Kafka faults. After each: every
+accepted write is in its database, every outbox event is on its topic once per id, the planted inputs'
+alerts exist once each, every consumer group's lag is zero. The figures (recovery times, lost, duplicated)
+are printed and written to ``$RAPPORT_RELIABILITY_OUT`` (default ``/tmp/rapport-reliability-faults.json``).
+The long version is ``python soak/run.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +42,7 @@ from soak.workload import PLANTED_RULES, Expected, Load
 from soak.world import MARKER, make_team
 
 OUT = Path(os.environ.get("RAPPORT_RELIABILITY_OUT", "/tmp/rapport-reliability-faults.json"))
+BROKER = os.environ.get("RAPPORT_TEST_BROKER", "kafka").strip().lower()
 WARMUP_S = float(os.environ.get("RAPPORT_FAULT_WARMUP_S", "2"))
 AFTER_S = float(os.environ.get("RAPPORT_FAULT_AFTER_S", "2.5"))
 
@@ -49,6 +54,9 @@ class Outcome:
     tries: int = 1
     api_recovered_s: float | None = None
     drained_s: float | None = None
+    #: Apache Kafka faults: seconds until every partition has a leader again / every replica is back in sync
+    leaders_back_s: float | None = None
+    in_sync_s: float | None = None
     accepted_writes: int = 0
     lost: int = 0
     duplicated_records: int = 0
@@ -71,9 +79,11 @@ class Harness:
     probes: dict[str, tuple[int, str | None, str]] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-async def harness() -> AsyncIterator[Harness]:
-    async with Stack(monitors=2, keep=bool(os.environ.get("RAPPORT_KEEP_STACK"))) as stack:
+@contextlib.asynccontextmanager
+async def running_harness(out: Path, **stack_options: Any) -> AsyncIterator[Harness]:
+    """A stack with a team and a running load; the outcomes are written to ``out`` and printed at the end."""
+    results_before = len(RESULTS)
+    async with Stack(monitors=2, keep=bool(os.environ.get("RAPPORT_KEEP_STACK")), **stack_options) as stack:
         api = Rapport(stack.urls, stack.secret, timeout_s=15.0)
         expected = Expected()
         team = await make_team(api, 3)
@@ -84,21 +94,31 @@ async def harness() -> AsyncIterator[Harness]:
         finally:
             await load.stop()
             await api.close()
-            await asyncio.to_thread(OUT.write_text, json.dumps([asdict(r) for r in RESULTS], indent=2))
-            print("\n" + table(RESULTS))
+            mine = RESULTS[results_before:]
+            await asyncio.to_thread(out.write_text, json.dumps([asdict(r) for r in mine], indent=2))
+            print("\n" + table(mine))
+
+
+@pytest.fixture(scope="module")
+async def harness() -> AsyncIterator[Harness]:
+    async with running_harness(OUT, broker_kind=BROKER) as h:
+        yield h
 
 
 def table(results: list[Outcome]) -> str:
     lines = [
-        "| fault | load | tries | API back in | drained in | accepted writes | lost | duplicated (records / alerts) |",
+        "| fault | load | API back in | leaders back / in sync | drained in | accepted writes | lost "
+        "| duplicated (records / alerts) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+
+    def secs(value: float | None) -> str:
+        return f"{value:.1f} s" if value is not None else "-"
+
     for r in results:
-        api = f"{r.api_recovered_s:.1f} s" if r.api_recovered_s is not None else "-"
-        drained = f"{r.drained_s:.1f} s" if r.drained_s is not None else "-"
         lines.append(
-            f"| {r.fault} | {r.load} | {r.tries} | {api} | {drained} | {r.accepted_writes} | {r.lost} "
-            f"| {r.duplicated_records} / {r.duplicated_alerts} |"
+            f"| {r.fault} | {r.load} | {secs(r.api_recovered_s)} | {secs(r.leaders_back_s)} / {secs(r.in_sync_s)} "
+            f"| {secs(r.drained_s)} | {r.accepted_writes} | {r.lost} | {r.duplicated_records} / {r.duplicated_alerts} |"
         )
     return "\n".join(lines)
 
@@ -146,7 +166,7 @@ async def verify(h: Harness, outcome: Outcome, released_wall: float, released: f
     return outcome
 
 
-def _assert_clean(outcome: Outcome) -> None:
+def assert_clean(outcome: Outcome) -> None:
     """Nothing lost, nothing twice (no event id on its topic more than once: the outbox relay reconciles
     with the topic after a crash or an uncertain publish; no alert twice), no lag."""
     assert outcome.api_recovered_s is not None, "no write was accepted after the fault"
@@ -157,7 +177,7 @@ def _assert_clean(outcome: Outcome) -> None:
     assert outcome.accepted_writes > 0
 
 
-async def _run_before_fault(h: Harness) -> None:
+async def run_before_fault(h: Harness) -> None:
     if not h.load._tasks or all(t.done() for t in h.load._tasks):
         h.load.start()
     await asyncio.sleep(WARMUP_S)
@@ -165,33 +185,49 @@ async def _run_before_fault(h: Harness) -> None:
 
 async def test_broker_paused_for_ten_seconds_under_load(harness: Harness) -> None:
     h = harness
-    await _run_before_fault(h)
+    await run_before_fault(h)
     h.stack.pause_broker()
     try:
         await asyncio.sleep(10)
     finally:
         h.stack.resume_broker()
     outcome = await verify(h, Outcome("broker SIGSTOP 10 s, then SIGCONT", "3 workers"), time.time(), time.monotonic())
-    _assert_clean(outcome)
+    assert_clean(outcome)
     assert outcome.duplicated_records == 0, outcome.notes  # a paused broker alone causes no republish
+
+
+async def test_broker_killed_and_restarted_from_its_log_under_load(harness: Harness) -> None:
+    """SIGKILL (no flush, no controlled shutdown): the node comes back from what its log holds on disk."""
+    h = harness
+    if BROKER != "kafka":
+        pytest.fail("this fault is about Apache Kafka's on-disk log; run it with RAPPORT_TEST_BROKER=kafka")
+    await run_before_fault(h)
+    h.stack.cluster.kill_node(1)
+    await asyncio.sleep(5)
+    restarted = time.monotonic()
+    h.stack.cluster.restart_node(1)
+    outcome = Outcome("Apache Kafka (1 node) SIGKILL, restarted after 5 s from its log", "3 workers")
+    outcome.leaders_back_s = await leaders_back(h.stack.kafka, restarted)
+    outcome = await verify(h, outcome, time.time(), restarted)
+    assert_clean(outcome)
 
 
 async def test_postgres_restarted_under_load(harness: Harness) -> None:
     h = harness
-    await _run_before_fault(h)
+    await run_before_fault(h)
     await asyncio.to_thread(h.stack.postgres.stop)  # fast shutdown
     try:
         await _probe(h, "intake with the database down", "intake", "/clients", ("service", "probe"))
     finally:
         await asyncio.to_thread(h.stack.postgres.start)
     outcome = await verify(h, Outcome("PostgreSQL fast restart", "3 workers"), time.time(), time.monotonic())
-    _assert_clean(outcome)
+    assert_clean(outcome)
 
 
 @pytest.mark.parametrize("service", ["intake", "session", "consent", "alliance-monitor"])
 async def test_service_killed_mid_batch_and_restarted(harness: Harness, service: str) -> None:
     h = harness
-    await _run_before_fault(h)
+    await run_before_fault(h)
     # while the consent service is down the session service decides from its local consent view (fed by
     # consent.events): every pair of the load is covered there, so nothing planted is degraded
     h.stack.kill(service)
@@ -200,7 +236,7 @@ async def test_service_killed_mid_batch_and_restarted(harness: Harness, service:
     ready_s = await h.stack.restart(service)
     outcome = await verify(h, Outcome(f"{service} SIGKILL + restart", "3 workers"), time.time(), time.monotonic())
     outcome.notes.append(f"restart to ready {ready_s:.1f} s")
-    _assert_clean(outcome)
+    assert_clean(outcome)
 
 
 async def _probe(h: Harness, name: str, service: str, path: str, who: tuple[str, str], body: Any = None) -> None:
@@ -249,12 +285,12 @@ async def _probe_consent_outage(h: Harness) -> None:
 async def test_one_of_two_monitor_instances_killed(harness: Harness) -> None:
     """The survivor takes the dead instance's partitions; the dead one stays down through the check."""
     h = harness
-    await _run_before_fault(h)
+    await run_before_fault(h)
     h.stack.kill("alliance-monitor-2")
     outcome = await verify(
         h, Outcome("1 of 2 monitor instances SIGKILL (not restarted)", "3 workers"), time.time(), time.monotonic()
     )
-    _assert_clean(outcome)
+    assert_clean(outcome)
     await h.stack.restart("alliance-monitor-2")
 
 
@@ -292,3 +328,47 @@ async def test_service_logs_name_no_client_and_no_client_text(harness: Harness) 
     service's consent client at INFO, URL (and so client id) included."""
     leaks = [f"{name}: {line[:200]}" for name, line in _log_leaks(harness)]
     assert leaks == [], f"{len(leaks)} log lines name a client or carry their words: {leaks[:5]}"
+
+
+# -- Apache Kafka partition state ----------------------------------------------------------------------
+
+
+def partition_map(bootstrap: str) -> list[tuple[str, int, int, list[int], list[int]]]:
+    """(topic, partition, leader, replicas, in-sync replicas) of every contract topic's partitions."""
+    from confluent_kafka.admin import AdminClient
+
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+    return [
+        (name, p.id, p.leader, list(p.replicas), list(p.isrs))
+        for name, topic in metadata.topics.items()
+        if not name.startswith("__")
+        for p in topic.partitions.values()
+    ]
+
+
+def busiest_leader(bootstrap: str) -> int:
+    """The node leading most partitions of the topics the load writes (session and feedback events)."""
+    counts: Counter[int] = Counter(
+        leader
+        for topic, _p, leader, _r, _i in partition_map(bootstrap)
+        if topic in ("session.events", "feedback.events")
+    )
+    return counts.most_common(1)[0][0]
+
+
+async def wait_for(check: Any, since: float, within_s: float = 120.0) -> float | None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if await asyncio.to_thread(check):
+                return time.monotonic() - since
+        await asyncio.sleep(0.2)
+    return None
+
+
+async def leaders_back(bootstrap: str, since: float) -> float | None:
+    return await wait_for(lambda: all(leader >= 0 for *_x, leader, _r, _i in partition_map(bootstrap)), since)
+
+
+async def in_sync(bootstrap: str, since: float) -> float | None:
+    return await wait_for(lambda: all(len(i) == len(r) for *_x, r, i in partition_map(bootstrap)), since)
