@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/alliance_monitor/throughput.py [--pairs 3000] [--background 2000] [--pulses 100]
         [--profile]   # py-spy (PY_SPY=/tmp/pyspy/bin/py-spy) samples the monitor during (b)
+        [--brokers tansu,kafka]   # the whole benchmark on each broker in turn, in this one run
 
-Starts a private Tansu broker and PostgreSQL (rapport_local), the monitor as a subprocess
+Starts a private broker (Tansu, or Apache Kafka from its jars) and PostgreSQL (rapport_local), the monitor as a subprocess
 (``python -m rapport_alliance_monitor``) after publishing the workload (a backlog), and then:
 
 (b) a realistic mixed workload (per pair: client registration, assignment, three consent grants;
@@ -135,7 +136,7 @@ def workload(pairs: int, run: str) -> tuple[list[Any], list[Any]]:
 
 class Publisher:
     def __init__(self, bootstrap: str) -> None:
-        self.producer = EventProducer(bootstrap, enable_idempotence=False)
+        self.producer = EventProducer(bootstrap, enable_idempotence=IDEMPOTENCE["value"])
 
     async def publish(self, events: list[CloudEvent[Any]]) -> None:
         for i in range(0, len(events), 1000):
@@ -153,12 +154,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: the producers' idempotence per broker of this run (Apache Kafka grants producer ids, Tansu does not)
+IDEMPOTENCE = {"value": False}
+
+
 def start_monitor(database_url: str, bootstrap: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "KAFKA_ENABLE_IDEMPOTENCE": str(IDEMPOTENCE["value"]).lower(),
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "HTTP_PORT": str(port),
         "JWT_SECRET": SECRET,
@@ -472,12 +477,37 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=150.0, help="seconds to wait for (b) to drain")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--py-spy", default=os.environ.get("PY_SPY", "/tmp/pyspy/bin/py-spy"))
+    parser.add_argument(
+        "--brokers",
+        default="tansu",
+        help="comma-separated, run one after the other in this process: tansu, kafka (Apache Kafka, one node)",
+    )
     args = parser.parse_args()
+    reports = []
+    for kind in [b.strip() for b in args.brokers.split(",") if b.strip()]:
+        reports.append(f"# Broker: {kind}\n\n" + run_on(kind, args))
+    report = "\n\n".join(reports)
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / "alliance_monitor_throughput.md").write_text(report)
+    print(report)
+
+
+def run_on(kind: str, args: argparse.Namespace) -> str:
+    """The whole benchmark on a fresh broker of ``kind`` and a fresh PostgreSQL."""
     from rapport_local.broker import EmbeddedBroker
+    from rapport_local.kafka import KafkaCluster
     from rapport_local.postgres import EmbeddedPostgres
 
-    tmp = Path(tempfile.mkdtemp(prefix="rapport-am-bench-"))
-    broker = EmbeddedBroker(log_path=tmp / "broker.log")
+    tmp = Path(tempfile.mkdtemp(prefix=f"rapport-am-bench-{kind}-"))
+    broker: EmbeddedBroker | KafkaCluster
+    if kind == "kafka":
+        broker = KafkaCluster(data_dir=tmp, logs_dir=tmp / "logs")
+    elif kind == "tansu":
+        broker = EmbeddedBroker(log_path=tmp / "broker.log")
+    else:
+        raise SystemExit(f"--brokers: unknown broker {kind!r}")
+    IDEMPOTENCE["value"] = broker.idempotence
     broker.start_blocking()
     pg = EmbeddedPostgres(tmp / "pg")
     try:
@@ -488,11 +518,11 @@ def main() -> None:
     finally:
         pg.stop()
         broker.stop()
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "alliance_monitor_throughput.md").write_text(report)
-    print(report)
     print(f"(monitor log: {tmp / 'monitor.log'})", file=sys.stderr)
+    return (
+        f"{broker.kind} {broker.version}, producers with idempotence {'on' if broker.idempotence else 'off'}\n\n"
+        + report
+    )
 
 
 if __name__ == "__main__":
