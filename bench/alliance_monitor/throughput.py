@@ -4,8 +4,8 @@
         [--profile]   # py-spy (PY_SPY=/tmp/pyspy/bin/py-spy) samples the monitor during (b)
         [--brokers tansu,kafka]   # the whole benchmark on each broker in turn, in this one run
 
-Starts a private broker (Tansu, or Apache Kafka from its jars) and PostgreSQL (rapport_local), the monitor as a subprocess
-(``python -m rapport_alliance_monitor``) after publishing the workload (a backlog), and then:
+Starts a private broker (Tansu, or Apache Kafka from its jars) and PostgreSQL (rapport_local), the monitor
+as a subprocess (``python -m rapport_alliance_monitor``) after publishing the workload (a backlog), and then:
 
 (b) a realistic mixed workload (per pair: client registration, assignment, three consent grants;
     then session started, four telemetry windows, session ended, ORS, pulse, SRS; one clinician per 25
