@@ -78,7 +78,8 @@ def foreign_source(topic: str, event: CloudEvent[Any]) -> tuple[str, str] | None
         return None
     if _is_baseline_ors(event) and event.source == BASELINE_ORS_SOURCE:
         return None
-    return "source", f"{own_topic} is written by {owner} only"
+    also = f" (and a baseline ORS by {BASELINE_ORS_SOURCE})" if own_topic == feedback.TOPIC else ""
+    return "source", f"{own_topic} is written by {owner} only{also}"
 
 
 def _is_baseline_ors(event: CloudEvent[Any]) -> bool:
