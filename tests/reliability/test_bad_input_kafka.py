@@ -92,6 +92,7 @@ def malformed_records(event_cls: Any, rng: random.Random) -> list[Malformed]:
         Malformed("wrong-type-of-time", mutate(time=1_700_000_000), ct, "invalid-field"),
         Malformed("missing-data", mutate(data=_DELETE), ct, "invalid-field"),
         Malformed("wrong-content-type", good, [("content-type", b"text/plain")], "invalid-content-type"),
+        Malformed("foreign-source", mutate(source="/rapport/elsewhere"), ct, "foreign-source"),
         Malformed("huge-payload", json.dumps(huge).encode(), ct, "too-large"),
     ]
 
