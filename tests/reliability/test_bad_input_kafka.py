@@ -118,7 +118,9 @@ async def monitor(
     make_topics: Any, postgres_admin_url: str, kafka_bootstrap_servers: str, kafka_idempotence: bool
 ) -> AsyncIterator[Monitor]:
     names = list(INPUTS)
-    fresh = await make_topics(names, partitions=3, dlq=True)
+    # the oversized cases need a broker that takes them: Apache Kafka refuses records over 1 MB unless the topic
+    # allows more (Tansu has no limit); the services' own producer still cannot carry them on
+    fresh = await make_topics(names, partitions=3, dlq=True, configs={"max.message.bytes": str(4 << 20)})
     db = f"rel_fuzz_{uuid.uuid4().hex[:8]}"
     await ensure_database(postgres_admin_url, db)
     settings = AllianceMonitorSettings(
