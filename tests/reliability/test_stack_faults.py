@@ -337,7 +337,8 @@ def partition_map(bootstrap: str) -> list[tuple[str, int, int, list[int], list[i
     """(topic, partition, leader, replicas, in-sync replicas) of every contract topic's partitions."""
     from confluent_kafka.admin import AdminClient
 
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+    # log_level 0: a killed node in the bootstrap list is expected here, not worth a line per retry
+    metadata = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=10)
     return [
         (name, p.id, p.leader, list(p.replicas), list(p.isrs))
         for name, topic in metadata.topics.items()
