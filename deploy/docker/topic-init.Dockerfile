@@ -1,8 +1,12 @@
 # syntax=docker/dockerfile:1
 # One-shot job: create the contract topics and their .dlq topics (deploy/docker/topic_init.py reads them from
-# rapport_common.events.TOPICS). Build from the repository root:
+# rapport_common.events.TOPICS) and, on a secured cluster, the services' SCRAM credentials and ACLs. Build from
+# the repository root:
 #   docker build -f deploy/docker/topic-init.Dockerfile -t rapport/topic-init:dev .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# ACLs and SCRAM credentials need confluent-kafka's AdminClient (aiokafka has no API for either); it is not a
+# dependency of rapport-common, so it is installed on its own at the version uv.lock pins (a test keeps them equal)
+ARG CONFLUENT_KAFKA_VERSION=2.16.1
 
 FROM ${PYTHON_IMAGE} AS build
 RUN pip install --no-cache-dir uv==0.13.9
@@ -24,6 +28,8 @@ COPY deploy/local/pyproject.toml deploy/local/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace --package rapport-common
 COPY libs/common/src libs/common/src
 RUN uv sync --frozen --no-dev --no-editable --package rapport-common
+ARG CONFLUENT_KAFKA_VERSION
+RUN uv pip install --python /app/.venv/bin/python --no-cache "confluent-kafka==${CONFLUENT_KAFKA_VERSION}"
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 rapport \

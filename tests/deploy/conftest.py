@@ -29,6 +29,11 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 THREE_BROKERS = DEPLOY / "compose" / "kafka-3-brokers.yml"
 ENV_EXAMPLE = DEPLOY / "compose.env.example"
 K8S_BASE = DEPLOY / "k8s" / "base"
+K8S_KAFKA = DEPLOY / "k8s" / "kafka"
+KAFKA_POM = DEPLOY / "local" / "kafka" / "pom.xml"
+KAFKA_START = DEPLOY / "compose" / "kafka" / "kafka-start.sh"
+MAKE_TLS = DEPLOY / "compose" / "kafka" / "make-tls.sh"
+TOPIC_INIT = DEPLOY / "docker" / "topic_init.py"
 CONTAINER_PORT = 8000
 
 
@@ -200,6 +205,27 @@ def compose_config(three_brokers: bool = False) -> dict[str, Any]:
     return yaml.safe_load(result.stdout)
 
 
+def compose_environment(service: str, three_brokers: bool = False) -> dict[str, str]:
+    """A compose service's environment as the container sees it (``config`` prints ``$`` as ``$$``)."""
+    env = compose_config(three_brokers)["services"][service].get("environment") or {}
+    return {key: "" if value is None else str(value).replace("$$", "$") for key, value in env.items()}
+
+
+def env_example() -> dict[str, str]:
+    """The variables of deploy/compose.env.example."""
+    pairs = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def raw_compose_files() -> list[Path]:
+    """docker-compose.yml and every override in deploy/compose/."""
+    return [COMPOSE_FILE, *sorted((DEPLOY / "compose").glob("*.yml"))]
+
+
 def compose_rapport_services(config: dict[str, Any]) -> dict[str, str]:
     """compose service name -> Rapport service, for compose services built from deploy/docker/<svc>.Dockerfile."""
     found = {}
@@ -331,6 +357,64 @@ def k8s_documents() -> list[dict[str, Any]]:
         assert path.is_file(), f"kustomization lists {resource}, which does not exist"
         docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
     return docs
+
+
+def k8s_files() -> list[Path]:
+    """Every manifest under deploy/k8s (the base, the Kafka cluster, the examples)."""
+    return sorted((DEPLOY / "k8s").rglob("*.yaml"))
+
+
+def k8s_file_documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+@cache
+def k8s_kafka_documents() -> list[dict[str, Any]]:
+    """Every document of the resources deploy/k8s/kafka's kustomization lists."""
+    kustomization = yaml.safe_load((K8S_KAFKA / "kustomization.yaml").read_text(encoding="utf-8"))
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        path = K8S_KAFKA / resource
+        assert path.is_file(), f"kustomization lists {resource}, which does not exist"
+        docs += k8s_file_documents(path)
+    return docs
+
+
+def pod_containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """initContainers and containers of a Deployment, StatefulSet or Job."""
+    spec = doc["spec"]["template"]["spec"]
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+# --- Kafka -------------------------------------------------------------------------------------------------
+
+
+@cache
+def pinned_kafka_version() -> str:
+    """``<kafka.version>`` of deploy/local/kafka/pom.xml: the one Apache Kafka version of tests, compose, k8s."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(KAFKA_POM).getroot()
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    version = root.findtext("m:properties/m:kafka.version", namespaces=namespace)
+    assert version and version.strip(), f"{KAFKA_POM} has no <kafka.version>"
+    return version.strip()
+
+
+def load_topic_init() -> Any:
+    """deploy/docker/topic_init.py as a module (it is a script of its own image, not a package)."""
+    import importlib.util
+    import sys
+
+    name = "rapport_deploy_topic_init"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, TOPIC_INIT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
 
 
 def image_repository(image: str) -> str:
