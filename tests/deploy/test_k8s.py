@@ -170,6 +170,7 @@ def test_alliance_monitor_scales_with_partitions(deploy: Any) -> None:
     assert env["TOPIC_REPLICATION_FACTOR"] == "3"
     assert hpa["spec"]["maxReplicas"] <= partitions, "replicas beyond the partition count sit idle"
     assert hpa["spec"]["minReplicas"] >= 2, "two monitors must survive one dying"
-    keda = yaml.safe_load((deploy.DEPLOY / "k8s" / "keda-alliance-monitor.example.yaml").read_text(encoding="utf-8"))
+    keda_docs = yaml.safe_load_all((deploy.DEPLOY / "k8s" / "keda-alliance-monitor.example.yaml").read_text("utf-8"))
+    (keda,) = [d for d in keda_docs if d and d["kind"] == "ScaledObject"]
     assert keda["spec"]["maxReplicaCount"] == hpa["spec"]["maxReplicas"]
     assert keda["spec"]["scaleTargetRef"]["name"] == "alliance-monitor"
