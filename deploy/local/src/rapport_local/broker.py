@@ -186,10 +186,12 @@ async def metadata_ping(kafka: str | KafkaConnection, *, timeout_s: float = 5.0)
             await admin.close()
 
 
-async def supports_idempotence(kafka: str | KafkaConnection) -> bool:
+async def supports_idempotence(kafka: str | KafkaConnection, *, within_s: float = 15.0) -> bool:
     """Whether the broker grants producer ids (InitProducerId), which the idempotent producer needs.
 
-    Apache Kafka answers with error 0; Tansu answers error -1 (UNKNOWN_SERVER_ERROR), which is why
+    Apache Kafka answers with error 0, after answering COORDINATOR_LOAD_IN_PROGRESS (14) or
+    COORDINATOR_NOT_AVAILABLE (15) for a few seconds after its start (the transaction state topic is still
+    being made), so those are retried; Tansu answers error -1 (UNKNOWN_SERVER_ERROR), which is why
     ``enable_idempotence=True`` fails against it.
     """
     from aiokafka.client import AIOKafkaClient
@@ -197,12 +199,20 @@ async def supports_idempotence(kafka: str | KafkaConnection) -> bool:
 
     client = AIOKafkaClient(**as_connection(kafka).aiokafka_options())
     await client.bootstrap()
+    deadline = time.monotonic() + within_s
     try:
-        node = client.get_random_node()
-        request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
-        response = await client.send(node, request)
-        return int(response.error_code) == 0
+        while True:
+            node = client.get_random_node()
+            request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
+            code = int((await client.send(node, request)).error_code)
+            if code not in _NOT_READY_YET or time.monotonic() > deadline:
+                return code == 0
+            await asyncio.sleep(0.2)
     except Exception:
         return False
     finally:
         await client.close()
+
+
+#: InitProducerId errors that mean "ask again shortly"
+_NOT_READY_YET = frozenset({14, 15})
