@@ -130,12 +130,12 @@ def test_pulse_low_is_per_event_and_its_id_matches_the_service_derivation() -> N
 
 
 async def test_cli_reads_test_topics_read_only_and_writes_a_comparison(
-    kafka_bootstrap_servers: str, make_topics: Any, tmp_path: Path
+    kafka_bootstrap_servers: str, kafka_idempotence: bool, make_topics: Any, tmp_path: Path
 ) -> None:
     topics = dict(zip(DEFAULT_TOPICS, await make_topics(DEFAULT_TOPICS), strict=True))
     client = f"client-{uuid.uuid4().hex[:8]}"
     events = history(client)
-    producer = EventProducer(kafka_bootstrap_servers, enable_idempotence=False)
+    producer = EventProducer(kafka_bootstrap_servers, enable_idempotence=kafka_idempotence)
     await producer.start()
     try:
         records = [encode_event(e) for e in events]

@@ -94,7 +94,7 @@ async def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, wit
 
 
 @pytest.fixture(scope="module")
-async def suite(infra: Any, kafka_bootstrap_servers: str) -> AsyncIterator[Suite]:
+async def suite(infra: Any, kafka_bootstrap_servers: str, kafka_idempotence: bool) -> AsyncIterator[Suite]:
     """The four services and the console as subprocesses, each service on its own fresh database."""
     from rapport_local.postgres import ensure_database
 
@@ -109,7 +109,7 @@ async def suite(infra: Any, kafka_bootstrap_servers: str) -> AsyncIterator[Suite
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "KAFKA_ENABLE_IDEMPOTENCE": str(kafka_idempotence).lower(),
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "JWT_SECRET": SECRET,
         "HTTP_HOST": "127.0.0.1",

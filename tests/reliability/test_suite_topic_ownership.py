@@ -46,7 +46,9 @@ async def _probe(api: Any, client: str, clinician: str) -> dict[str, int]:
     }
 
 
-async def test_a_forged_clinician_assignment_is_dead_lettered_and_changes_nothing(suite: Any) -> None:
+async def test_a_forged_clinician_assignment_is_dead_lettered_and_changes_nothing(
+    suite: Any, kafka_idempotence: bool
+) -> None:
     api = suite.api
     team = await make_team(api, 2)
     real, other = team.clinicians
@@ -71,7 +73,7 @@ async def test_a_forged_clinician_assignment_is_dead_lettered_and_changes_nothin
         await reader.seek_to_end(*partitions)
         for tp in partitions:
             await reader.position(tp)
-        producer = EventProducer(suite.kafka, enable_idempotence=False, client_id="forger")
+        producer = EventProducer(suite.kafka, enable_idempotence=kafka_idempotence, client_id="forger")
         await producer.start()
         try:
             await producer.send(encode_event(forged))

@@ -301,8 +301,8 @@ async def event_log(kafka_bootstrap_servers: str) -> AsyncIterator[EventCollecto
 
 
 @pytest.fixture(scope="session")
-async def intake_producer(kafka_bootstrap_servers: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap_servers, enable_idempotence=False, client_id="session-tests")
+async def intake_producer(kafka_bootstrap_servers: str, kafka_idempotence: bool) -> AsyncIterator[EventProducer]:
+    producer = EventProducer(kafka_bootstrap_servers, enable_idempotence=kafka_idempotence, client_id="session-tests")
     await producer.start()
     yield producer
     await producer.stop()

@@ -14,9 +14,9 @@ from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
 from rapport_common.kafka.producer import EventProducer
 
 
-async def main(bootstrap: str, database_url: str, topic: str, group: str) -> None:
+async def main(bootstrap: str, database_url: str, topic: str, group: str, idempotence: str) -> None:
     pool = await create_pool(database_url)
-    producer = EventProducer(bootstrap, enable_idempotence=False)
+    producer = EventProducer(bootstrap, enable_idempotence=idempotence == "true")
     await producer.start()
 
     async def handle(batch: list[ConsumedEvent]) -> None:
@@ -41,4 +41,4 @@ async def main(bootstrap: str, database_url: str, topic: str, group: str) -> Non
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))

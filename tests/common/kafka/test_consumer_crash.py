@@ -22,6 +22,7 @@ async def test_killed_before_commit_reprocesses_without_second_effect(
     migrated_pool: asyncpg.Pool,
     producer: EventProducer,
     kafka_bootstrap_servers: str,
+    kafka_idempotence: bool,
     make_topics: Any,
     migrated_url: str,
 ) -> None:
@@ -40,6 +41,7 @@ async def test_killed_before_commit_reprocesses_without_second_effect(
         migrated_url,
         topic,
         group,
+        str(kafka_idempotence).lower(),
     )
     assert await asyncio.wait_for(child.wait(), timeout=60) == -9, "the consumer must have died by SIGKILL"
     first_effects = await migrated_pool.fetchval("SELECT count(*) FROM effects")
