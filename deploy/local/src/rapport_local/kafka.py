@@ -339,7 +339,7 @@ class KafkaCluster:
         path = self.data_dir / "cluster.id"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            path.write_text(new_cluster_id())
         return path.read_text().strip()
 
     def _server_properties(self, node: KafkaNode) -> str:
@@ -427,6 +427,15 @@ class KafkaCluster:
                 **child_kwargs(signal.SIGTERM),  # the launcher's death shuts the node down cleanly
             )
         node.paused = False
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, never starting with ``-`` (the storage tool
+    would take it for an option; Kafka's own ``Uuid.randomUuid`` skips those too)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def _process_name(node_id: int) -> str:
