@@ -103,7 +103,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "checks": {"database": True, "kafka": True, "consumers": True}}
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"database": True, "kafka": True, "consumers": True, "workers": True},
+    }
 
 
 async def test_validation_errors_name_the_field(client: httpx.AsyncClient) -> None:

@@ -1,5 +1,5 @@
 """Wiring every service shares: a FastAPI app whose lifespan runs the pool, producer, outbox relay,
-Kafka consumers and background jobs, plus the ``serve``/``migrate`` command line.
+Kafka consumers and background workers, plus the ``serve``/``migrate`` command line.
 
 A service describes itself with a :class:`ServiceSpec`; everything else (health, readiness, metrics,
 tracing, logging, auth, clean shutdown) is the same everywhere.
@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from rapport_common.kafka.producer import EventProducer
 from rapport_common.logs import configure_logging
 from rapport_common.settings import ServiceSettings, load_settings
 from rapport_common.telemetry import redact_url_attributes, setup_tracing
+from rapport_common.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,17 @@ class ServiceRuntime:
     producer: EventProducer
     relay: OutboxRelay
     consumers: list[BatchConsumer] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    #: workers whose ``run`` ended on an error, by name (readiness reports them)
+    worker_failures: dict[str, BaseException] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def consumer(self, group_id: str) -> BatchConsumer:
+        """The consumer of ``group_id`` (KeyError when the service runs none)."""
+        for consumer in self.consumers:
+            if consumer.group_id == group_id:
+                return consumer
+        raise KeyError(group_id)
 
 
 @dataclass
@@ -57,9 +68,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     #: builds the service's consumers once pool and producer exist
     consumers: Callable[[ServiceRuntime], list[BatchConsumer]] | None = None
-    #: long-running background jobs (expiry sweeps, timers); cancelled at once on shutdown, so each must keep
-    #: its work transactional (a cancelled job leaves nothing half done)
-    jobs: Callable[[ServiceRuntime], list[Coroutine[Any, Any, None]]] | None = None
+    #: background workers (timers, sweeps, hubs), built once the consumers exist; see :mod:`rapport_common.workers`
+    workers: Callable[[ServiceRuntime], list[Worker]] | None = None
     #: extra start/stop steps (e.g. caches, clients to other services)
     on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     on_stop: Callable[[ServiceRuntime], Awaitable[None]] | None = None
@@ -125,7 +135,6 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         runtime = ServiceRuntime(settings=settings, pool=pool, producer=producer, relay=relay)
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
-        jobs: list[asyncio.Task[None]] = []
         try:
             if spec.on_start is not None:
                 await spec.on_start(runtime)
@@ -134,8 +143,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
             for consumer in runtime.consumers:
                 await _retry("kafka consumer group", consumer.start)
                 tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group_id}"))
-            for job in spec.jobs(runtime) if spec.jobs else []:
-                jobs.append(asyncio.create_task(job))
+            runtime.workers = spec.workers(runtime) if spec.workers else []
+            for worker in runtime.workers:
+                await _retry(worker.name, worker.start)
+                tasks.append(asyncio.create_task(_supervise(runtime, worker), name=f"worker-{worker.name}"))
             # everything allocated so far (modules, routes, models, pools) lives as long as the process: move it
             # out of the collector's generations so full collections stop rescanning it (they showed up as
             # tens-of-ms tail latencies on the consent check benchmark)
@@ -146,17 +157,18 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         finally:
             for consumer in runtime.consumers:
                 consumer.stop()
+            for worker in runtime.workers:
+                worker.stop()
             relay.stop()
-            for job_task in jobs:  # jobs are plain loops: cancelling them is their stop signal
-                job_task.cancel()
             _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
-            pending |= set(jobs)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
             for consumer in runtime.consumers:
                 await consumer.close()
+            for worker in runtime.workers:
+                await worker.close()
             if spec.on_stop is not None:
                 await spec.on_stop(runtime)
             await producer.stop()
@@ -183,6 +195,17 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     return app
 
 
+async def _supervise(runtime: ServiceRuntime, worker: Worker) -> None:
+    """Run a worker; an error that ends it is logged and kept for readiness."""
+    try:
+        await worker.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        runtime.worker_failures[worker.name] = exc
+        log.exception(f"worker {worker.name} stopped on an error")
+
+
 def _install_health(app: FastAPI) -> None:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -193,7 +216,7 @@ def _install_health(app: FastAPI) -> None:
     async def readyz() -> JSONResponse:
         """Readiness: the database and the broker both answer."""
         runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
-        checks = {"database": False, "kafka": False, "consumers": False}
+        checks = {"database": False, "kafka": False, "consumers": False, "workers": False}
         if runtime is not None:
             with contextlib.suppress(*TRANSIENT_DB_ERRORS, Exception):
                 async with asyncio.timeout(2):
@@ -201,7 +224,8 @@ def _install_health(app: FastAPI) -> None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     checks["kafka"] = await runtime.producer.broker_reachable()
-            checks["consumers"] = all(getattr(c, "failure", None) is None for c in runtime.consumers)
+            checks["consumers"] = all(c.failure is None for c in runtime.consumers)
+            checks["workers"] = not runtime.worker_failures
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

@@ -6,16 +6,15 @@ ends yet still sit unread behind a backlog (after an outage or a restart), and d
 false ``consent-violation`` and drop a covered event. While the monitor keeps up (the normal state) that
 adds well under a second; while it is behind, held events wait for it, in PostgreSQL.
 
-It has the consumer shape (start/run/stop/close) so the service runtime stops it at once on shutdown.
-Every instance runs it; the per-client locks make two instances take turns rather than decide an event
-twice, and a hold row is deleted in the transaction that evaluates its event. Each instance's job also
+It runs as a worker of the service runtime (:func:`hold_worker`), which stops it at once on shutdown; a
+non-transient error ends it and readiness reports it. Every instance runs it; the per-client locks make two
+instances take turns rather than decide an event twice, and a hold row is deleted in the transaction that
+evaluates its event. Each instance's job also
 stores its own consumer's partition marks, so every instance sees them all.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -25,44 +24,24 @@ from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.metrics import CONSENT_HOLDS
 from rapport_alliance_monitor.store import holds, progress
-from rapport_common.db.pool import is_transient_db_error
 from rapport_common.kafka.consumer import BatchConsumer
+from rapport_common.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
 
 class ConsentHoldJob:
-    group_id = "consent-holds"
-
-    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, poll_s: float, consumer: BatchConsumer) -> None:
+    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, consumer: BatchConsumer) -> None:
         self.pool = pool
         self.config = config
-        self.poll_s = poll_s
         self.consumer = consumer
-        self._stopping = asyncio.Event()
 
-    async def start(self) -> None:
-        return None
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def close(self) -> None:
-        return None
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                until = await self.decidable_until()  # once per round, not per batch of holds
-                while until is not None and await self.expire_once(until):
-                    pass
-                CONSENT_HOLDS.set(await holds.count(self.pool))
-            except Exception as exc:
-                if not is_transient_db_error(exc):
-                    raise
-                log.warning("hold job lost the database", extra={"reason": type(exc).__name__})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
+    async def round(self) -> None:
+        """Decide every hold that may be decided now."""
+        until = await self.decidable_until()  # once per round, not per batch of holds
+        while until is not None and await self.expire_once(until):
+            pass
+        CONSENT_HOLDS.set(await holds.count(self.pool))
 
     async def decidable_until(self) -> datetime | None:
         """Store this instance's partition marks; holds that ended before the returned moment may be decided."""
@@ -84,3 +63,8 @@ class ConsentHoldJob:
         if decided:
             log.info("consent holds decided", extra={"count": decided})
         return decided
+
+
+def hold_worker(job: ConsentHoldJob, *, poll_s: float) -> PollingWorker:
+    """The job as a worker; a non-transient error ends it (a later round could only repeat it)."""
+    return PollingWorker("consent-holds", job.round, poll_s=poll_s, keep_going=False)

@@ -8,7 +8,7 @@ from rapport_common.service import ServiceSpec, create_app
 from rapport_consent.api import compliance, consents
 from rapport_consent.api.deps import install_refusals
 from rapport_consent.events import intake_consumer
-from rapport_consent.expiry import start_expiry, stop_expiry
+from rapport_consent.expiry import expiry_worker
 from rapport_consent.settings import ConsentSettings
 
 SPEC = ServiceSpec(
@@ -17,8 +17,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=[consents.router, compliance.router],
     consumers=lambda runtime: [intake_consumer(runtime)],
-    on_start=start_expiry,
-    on_stop=stop_expiry,
+    workers=lambda runtime: [expiry_worker(runtime)],
     customise=install_refusals,
     description="Scoped consents with a hash-chained, append-only ledger and compliance exports.",
 )

@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
 import asyncpg
 
 from rapport_common.db import outbox
-from rapport_common.db.pool import TRANSIENT_DB_ERRORS
 from rapport_common.service import ServiceRuntime
+from rapport_common.workers import PollingWorker
 from rapport_consent import events
 from rapport_consent.store import consents as store
 from rapport_consent.store import ledger
@@ -59,30 +57,14 @@ async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: 
                 return total
 
 
-async def run_expiry(runtime: ServiceRuntime) -> None:
-    """Forever: expire due consents every ``consent_expiry_interval_s``; survive database outages."""
-    settings = runtime.settings
-    while True:
-        try:
-            count = await expire_due(runtime.pool, batch=settings.consent_expiry_batch)
-            if count:
-                log.info("consents expired", extra={"count": count})
-        except TRANSIENT_DB_ERRORS as exc:
-            log.warning("expiry job lost the database", extra={"reason": type(exc).__name__})
-        except Exception:
-            log.exception("expiry job failed")
-        await asyncio.sleep(settings.consent_expiry_interval_s)
+async def _expire_round(runtime: ServiceRuntime) -> None:
+    count = await expire_due(runtime.pool, batch=runtime.settings.consent_expiry_batch)
+    if count:
+        log.info("consents expired", extra={"count": count})
 
 
-async def start_expiry(runtime: ServiceRuntime) -> None:
-    """Started from ``on_start`` rather than ``ServiceSpec.jobs``: shared jobs get no stop signal, so the
-    lifespan would wait its full 10 s timeout at shutdown; we cancel ours in :func:`stop_expiry`."""
-    runtime.extras["expiry_task"] = asyncio.create_task(run_expiry(runtime), name="consent-expiry")
-
-
-async def stop_expiry(runtime: ServiceRuntime) -> None:
-    task: asyncio.Task[None] | None = runtime.extras.pop("expiry_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def expiry_worker(runtime: ServiceRuntime) -> PollingWorker:
+    """Expires due consents every ``consent_expiry_interval_s``; database outages are waited out."""
+    return PollingWorker(
+        "consent-expiry", lambda: _expire_round(runtime), poll_s=runtime.settings.consent_expiry_interval_s
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,22 +18,21 @@ from rapport_session.consent_client import ConsentClient, ConsentUnavailable
 from rapport_session.consumers import consent_consumer, intake_consumer
 from rapport_session.domain.message_flags import MessageFlagConfig
 from rapport_session.settings import SessionSettings
-from rapport_session.timers import timer_job
+from rapport_session.timers import timer_worker
 
 
 def _consumers(runtime: ServiceRuntime) -> list[BatchConsumer]:
-    # the timer job has the consumer shape so that shutdown stops it at once (see timers.TimerJob)
-    return [intake_consumer(runtime), consent_consumer(runtime), cast(Any, timer_job(runtime))]
+    return [intake_consumer(runtime), consent_consumer(runtime)]
 
 
 def _consent_view_current(runtime: ServiceRuntime) -> bool:
     """The local consent view is current while its consumer keeps catching up (``consent_view_max_age_s``)."""
     settings: SessionSettings = runtime.settings
-    for consumer in runtime.consumers:
-        if getattr(consumer, "group_id", None) == settings.consent_consumer_group:
-            caught_up = consumer.caught_up_at
-            return caught_up is not None and time.monotonic() - caught_up <= settings.consent_view_max_age_s
-    return False
+    try:
+        caught_up = runtime.consumer(settings.consent_consumer_group).caught_up_at
+    except KeyError:  # consumers not built yet (start-up)
+        return False
+    return caught_up is not None and time.monotonic() - caught_up <= settings.consent_view_max_age_s
 
 
 async def _consent_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -80,6 +79,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=(sessions.router, telemetry.router, messages.router, feedback.router),
     consumers=_consumers,
+    workers=lambda runtime: [timer_worker(runtime)],
     on_start=_starter(SystemClock()),
     on_stop=_stop,
     customise=_customise,

@@ -9,8 +9,6 @@ can run the job without firing anything twice.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -19,9 +17,9 @@ import asyncpg
 from prometheus_client import Counter
 
 from rapport_common.db import outbox
-from rapport_common.db.pool import TRANSIENT_DB_ERRORS
 from rapport_common.events.session import NoShowData, OverrunData, SessionNoShow, SessionOverrun
 from rapport_common.service import ServiceRuntime
+from rapport_common.workers import PollingWorker
 from rapport_session.clock import Clock
 from rapport_session.domain import schedule
 from rapport_session.events import build, session_fields
@@ -93,49 +91,13 @@ async def _overrun(conn: asyncpg.Connection, timer: Any, now: Any, step: timedel
     )
 
 
-class TimerJob:
-    """Polls for due timers until stopped; database outages are waited out.
-
-    It has the consumer shape (``group_id``, ``start``, ``run``, ``stop``, ``close``) and is registered with
-    the consumers, because the runtime tells consumers to stop at shutdown, while plain jobs are only
-    cancelled after a 10 s grace period; this way shutdown (and a restart) is prompt.
-    """
-
-    group_id = "session-timers"
-
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, step: timedelta, poll_interval_s: float) -> None:
-        self._pool = pool
-        self._clock = clock
-        self._step = step
-        self._poll_interval_s = poll_interval_s
-        self._stopping = asyncio.Event()
-
-    async def start(self) -> None:
-        return None
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def close(self) -> None:
-        return None
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await fire_due(self._pool, self._clock, overrun_step=self._step)
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning("timer job lost the database", extra={"reason": type(exc).__name__})
-            except Exception:
-                log.exception("timer job failed; retrying at the next poll")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._poll_interval_s)
-
-
-def timer_job(runtime: ServiceRuntime) -> TimerJob:
+def timer_worker(runtime: ServiceRuntime) -> PollingWorker:
+    """Polls for due timers until stopped (every instance; ``SKIP LOCKED`` keeps them from firing twice)."""
     settings = runtime.settings
-    return TimerJob(
-        runtime.pool,
-        runtime.extras["clock"],
-        step=timedelta(minutes=settings.overrun_step_min),
-        poll_interval_s=settings.timer_poll_interval_s,
+    clock = runtime.extras["clock"]
+    step = timedelta(minutes=settings.overrun_step_min)
+    return PollingWorker(
+        "session-timers",
+        lambda: fire_due(runtime.pool, clock, overrun_step=step),
+        poll_s=settings.timer_poll_interval_s,
     )

@@ -37,7 +37,9 @@ class Subscription:
 
 
 class AlertHub:
-    group_id = "alert-hub"
+    """A worker of the service runtime (:mod:`rapport_common.workers`): started, stopped, closed by it."""
+
+    name = "alert-hub"
 
     def __init__(self, dsn: str, pool: asyncpg.Pool, *, poll_s: float) -> None:
         self.dsn = dsn
@@ -63,7 +65,7 @@ class AlertHub:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
-    # -- consumer shape (started and stopped by the service runtime) ----------------------------------
+    # -- worker (started, stopped and closed by the service runtime) ------------------------------------
 
     async def start(self) -> None:
         self.last_id = await alerts.last_history_id(self.pool)
