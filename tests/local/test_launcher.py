@@ -247,9 +247,16 @@ def test_three_node_kafka_replicates_every_topic_and_keeps_its_log_across_restar
             "replication_factor": 3,
             "start_seconds": None,
         }
-        metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+        names = ("intake.events", "session.events", "alliance.alerts", "feedback.events.dlq")
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        deadline = time.monotonic() + 30
+        while True:  # each node learns of new topics from the controller on its own: ask until this one has
+            metadata = admin.list_topics(timeout=30)
+            if all(name in metadata.topics for name in names) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert len(metadata.brokers) == 3
-        for name in ("intake.events", "session.events", "alliance.alerts", "feedback.events.dlq"):
+        for name in names:
             partitions = metadata.topics[name].partitions.values()
             assert len(partitions) == 6 and all(len(p.replicas) == 3 for p in partitions), name
             assert _read_config(bootstrap, name, "min.insync.replicas") == "2"
