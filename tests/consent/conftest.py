@@ -24,6 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rapport_common.auth import issue_token
+from rapport_common.clock import Clock
 from rapport_common.events import EventDecodeError, decode_event, encode_event, new_event
 from rapport_common.events.intake import (
     ClientRegistered,
@@ -132,7 +133,9 @@ async def _fresh_database(admin_url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _running(admin_url: str, bootstrap: str, idempotence: bool) -> AsyncIterator[ConsentUnderTest]:
+async def _running(
+    admin_url: str, bootstrap: str, idempotence: bool, *, clock: Clock | None = None
+) -> AsyncIterator[ConsentUnderTest]:
     database_url = await _fresh_database(admin_url)
     settings = ConsentSettings(
         database_url=database_url,
@@ -145,7 +148,7 @@ async def _running(admin_url: str, bootstrap: str, idempotence: bool) -> AsyncIt
         consent_expiry_interval_s=0.2,
         database_pool_max=20,
     )
-    app = build_app(settings)
+    app = build_app(settings, clock=clock)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -177,6 +180,14 @@ async def own_consent(
     test relies on (publishing a document version changes which version a grant picks by default)."""
     async with _running(postgres_admin_url, kafka_bootstrap_servers, kafka_idempotence) as service:
         yield service
+
+
+@pytest.fixture
+def consent_service_on(
+    postgres_admin_url: str, kafka_bootstrap_servers: str, kafka_idempotence: bool
+) -> Callable[[Clock], contextlib.AbstractAsyncContextManager[ConsentUnderTest]]:
+    """``async with consent_service_on(clock) as svc``: a service on its own database reading ``clock``."""
+    return lambda clock: _running(postgres_admin_url, kafka_bootstrap_servers, kafka_idempotence, clock=clock)
 
 
 @pytest.fixture

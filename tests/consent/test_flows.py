@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rapport_common.clock import ManualClock
 from rapport_common.events.consent import ConsentExpired, ConsentGranted, ConsentRevoked
 
 
@@ -305,3 +306,31 @@ async def test_fifty_parallel_grants_keep_the_chain_linear(consent, consent_tap,
     assert len(events) == 50
     verify = await consent.http.get("/compliance/ledger/verify", headers=auth("compliance"))
     assert verify.json()["ok"] is True, verify.json()
+
+
+async def test_time_is_the_services_clock_so_an_expiry_a_month_away_can_be_simulated(
+    consent_service_on, consent_tap, register, auth
+) -> None:
+    """Every "now" of the service (the expiry worker, the default time of a check) is its injected clock."""
+    clock = ManualClock(datetime.now(UTC))
+    async with consent_service_on(clock) as service:
+        client_id, _ = await register("adult")
+        until = clock.now() + timedelta(days=30)
+        body = {"client_id": client_id, "scope": "research", "valid_until": iso(until)}
+        for _ in range(100):  # this service learns of the client from intake.events on its own: 409 until then
+            granted = await service.http.post("/consents", json=body, headers=auth("client", client_id))
+            if granted.status_code != 409:
+                break
+            await asyncio.sleep(0.2)
+        assert granted.status_code == 201, granted.text
+        params = {"client_id": client_id, "scope": "research"}
+        assert (await service.http.get("/consents/check", params=params, headers=auth("service"))).json()["active"]
+        await asyncio.sleep(0.5)  # a few expiry rounds at the clock's time: nothing is due
+        assert [type(e) for e in await consent_tap.events_for(client_id, 2, timeout_s=0.5)] == [ConsentGranted]
+
+        clock.advance(timedelta(days=31))
+        events = await consent_tap.events_for(client_id, 2, timeout_s=20)
+        assert [type(e) for e in events] == [ConsentGranted, ConsentExpired]
+        assert events[1].data.expired_at == until
+        check = await service.http.get("/consents/check", params=params, headers=auth("service"))
+        assert check.json()["active"] is False  # "now" for the check is the clock's too

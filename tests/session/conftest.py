@@ -29,6 +29,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 
 from rapport_common.auth import issue_token
+from rapport_common.clock import ManualClock
 from rapport_common.events import decode_event, encode_event
 from rapport_common.events.envelope import new_event
 from rapport_common.events.intake import (
@@ -41,7 +42,6 @@ from rapport_common.kafka.producer import EventProducer
 from rapport_common.kafka.reading import topic_partitions
 from rapport_local.postgres import ensure_database
 from rapport_session.app import build_app
-from rapport_session.clock import ManualClock
 from rapport_session.settings import SessionSettings
 
 SECRET = "session-test-secret-of-32-bytes!!"

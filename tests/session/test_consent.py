@@ -93,7 +93,7 @@ async def test_messages_are_scanned_only_under_message_scanning_consent(svc: Any
 async def test_answers_are_cached_briefly(make_service: Any) -> None:
     from datetime import UTC, datetime
 
-    from rapport_session.clock import ManualClock
+    from rapport_common.clock import ManualClock
 
     async with make_service(None, ManualClock(datetime(2031, 7, 7, 9, 0, tzinfo=UTC)), consent_cache_ttl_s=30) as svc:
         client, _clinician = await svc.pair(scopes=("telehealth-treatment", "message-scanning"))

@@ -123,7 +123,7 @@ async def test_the_view_does_not_answer_when_its_consumer_is_not_current(make_se
     """Neither the consent service nor a current view: 503 + Retry-After, nothing stored or emitted."""
     from datetime import UTC, datetime
 
-    from rapport_session.clock import ManualClock
+    from rapport_common.clock import ManualClock
 
     clock = ManualClock(datetime(2031, 7, 7, 9, 0, tzinfo=UTC))
     async with make_service(None, clock, consent_view_max_age_s=0.5) as svc:

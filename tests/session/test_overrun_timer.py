@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rapport_common.clock import ManualClock
 from rapport_common.events.session import SessionOverrun
-from rapport_session.clock import ManualClock
 
 
 async def test_overrun_reports_every_15_minutes_and_survives_a_restart(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from rapport_common.clock import ManualClock
 from rapport_common.events.session import SessionCancelled, SessionNoShow, SessionScheduled
-from rapport_session.clock import ManualClock
 
 
 @pytest.mark.parametrize(

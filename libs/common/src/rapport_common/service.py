@@ -15,15 +15,16 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from rapport_common.auth import TokenVerifier
+from rapport_common.clock import Clock, SystemClock
 from rapport_common.db.migrations import apply_migrations
 from rapport_common.db.outbox import OutboxRelay
 from rapport_common.db.pool import TRANSIENT_DB_ERRORS, create_pool
@@ -51,6 +52,8 @@ class ServiceRuntime:
     #: workers whose ``run`` ended on an error, by name (readiness reports them)
     worker_failures: dict[str, BaseException] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the service's "now" (a manual clock in tests and simulations)
+    clock: Clock = field(default_factory=SystemClock)
 
     def consumer(self, group_id: str) -> BatchConsumer:
         """The consumer of ``group_id`` (KeyError when the service runs none)."""
@@ -105,7 +108,7 @@ async def migrate(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
         await conn.close()
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings(spec.settings_cls)
     configure_logging(spec.name, settings.log_level)
     setup_tracing(spec.name, settings.otel_exporter_otlp_endpoint)
@@ -132,7 +135,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
-        runtime = ServiceRuntime(settings=settings, pool=pool, producer=producer, relay=relay)
+        runtime = ServiceRuntime(
+            settings=settings, pool=pool, producer=producer, relay=relay, clock=clock or SystemClock()
+        )
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -204,6 +209,15 @@ async def _supervise(runtime: ServiceRuntime, worker: Worker) -> None:
     except Exception as exc:
         runtime.worker_failures[worker.name] = exc
         log.exception(f"worker {worker.name} stopped on an error")
+
+
+def runtime_clock(request: Request) -> Clock:
+    """The running service's clock, for routes (``now = clock.now()``)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime.clock
+
+
+ClockDep = Annotated[Clock, Depends(runtime_clock)]
 
 
 def _install_health(app: FastAPI) -> None:

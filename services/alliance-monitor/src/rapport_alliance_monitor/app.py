@@ -16,6 +16,7 @@ from rapport_alliance_monitor.consent_holds import ConsentHoldJob, hold_worker
 from rapport_alliance_monitor.consumers import monitor_consumer
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
+from rapport_common.clock import Clock
 from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
 from rapport_common.workers import Worker
 
@@ -45,5 +46,6 @@ SPEC = ServiceSpec(
 )
 
 
-def build_app(settings: AllianceMonitorSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def build_app(settings: AllianceMonitorSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` replaces the system clock (tests, simulations of time)."""
+    return create_app(SPEC, settings, clock=clock)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from rapport_common.clock import Clock
 from rapport_common.service import ServiceSpec, create_app
 from rapport_consent.api import compliance, consents
 from rapport_consent.api.deps import install_refusals
@@ -23,5 +24,6 @@ SPEC = ServiceSpec(
 )
 
 
-def build_app(settings: ConsentSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def build_app(settings: ConsentSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` replaces the system clock (tests, simulations of time)."""
+    return create_app(SPEC, settings, clock=clock)

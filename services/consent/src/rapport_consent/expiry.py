@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
@@ -20,9 +20,8 @@ log = logging.getLogger(__name__)
 JOB_ACTOR = "consent-expiry-job"
 
 
-async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: int = 500) -> int:
+async def expire_due(pool: asyncpg.Pool, *, now: datetime, batch: int = 500) -> int:
     """Expire what is due at ``now``; returns how many consents were expired."""
-    now = now or datetime.now(UTC)
     total = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
@@ -58,7 +57,7 @@ async def expire_due(pool: asyncpg.Pool, *, now: datetime | None = None, batch: 
 
 
 async def _expire_round(runtime: ServiceRuntime) -> None:
-    count = await expire_due(runtime.pool, batch=runtime.settings.consent_expiry_batch)
+    count = await expire_due(runtime.pool, now=runtime.clock.now(), batch=runtime.settings.consent_expiry_batch)
     if count:
         log.info("consents expired", extra={"count": count})
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from rapport_common.clock import Clock
 from rapport_common.service import ServiceSpec, create_app
 from rapport_intake.api import clients, clinicians
 from rapport_intake.settings import IntakeSettings
@@ -19,5 +20,6 @@ SPEC = ServiceSpec(
 )
 
 
-def build_app(settings: IntakeSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings)
+def build_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` replaces the system clock (tests, simulations of time)."""
+    return create_app(SPEC, settings, clock=clock)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from rapport_common.clock import Clock
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
 from rapport_session.api import feedback, messages, sessions, telemetry
-from rapport_session.clock import Clock, SystemClock
 from rapport_session.consent_client import ConsentClient, ConsentUnavailable
 from rapport_session.consumers import consent_consumer, intake_consumer
 from rapport_session.domain.message_flags import MessageFlagConfig
@@ -48,29 +46,25 @@ async def _stop(runtime: ServiceRuntime) -> None:
     await runtime.extras["consent"].close()
 
 
-def _starter(clock: Clock) -> Any:
-    async def start(runtime: ServiceRuntime) -> None:
-        settings: SessionSettings = runtime.settings
-        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-        runtime.extras["clock"] = clock
-        runtime.extras["flag_config"] = MessageFlagConfig(
-            clinic_phone_numbers=frozenset(settings.clinic_phone_numbers),
-            platform_domains=frozenset(settings.platform_domains),
-        )
-        runtime.extras["consent"] = ConsentClient(
-            base_url=settings.consent_service_url,
-            check_path=settings.consent_check_path,
-            timeout_s=settings.consent_timeout_s,
-            cache_ttl_s=settings.consent_cache_ttl_s,
-            jwt_secret=secret,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            view=runtime.pool,
-            view_current=lambda: _consent_view_current(runtime),
-            now=clock.now,
-        )
-
-    return start
+async def _start(runtime: ServiceRuntime) -> None:
+    settings: SessionSettings = runtime.settings
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    runtime.extras["flag_config"] = MessageFlagConfig(
+        clinic_phone_numbers=frozenset(settings.clinic_phone_numbers),
+        platform_domains=frozenset(settings.platform_domains),
+    )
+    runtime.extras["consent"] = ConsentClient(
+        base_url=settings.consent_service_url,
+        check_path=settings.consent_check_path,
+        timeout_s=settings.consent_timeout_s,
+        cache_ttl_s=settings.consent_cache_ttl_s,
+        jwt_secret=secret,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        view=runtime.pool,
+        view_current=lambda: _consent_view_current(runtime),
+        now=runtime.clock.now,
+    )
 
 
 SPEC = ServiceSpec(
@@ -80,7 +74,7 @@ SPEC = ServiceSpec(
     routers=(sessions.router, telemetry.router, messages.router, feedback.router),
     consumers=_consumers,
     workers=lambda runtime: [timer_worker(runtime)],
-    on_start=_starter(SystemClock()),
+    on_start=_start,
     on_stop=_stop,
     customise=_customise,
     description="Scheduling, live telehealth sessions, telemetry, messaging flags and feedback capture.",
@@ -89,5 +83,4 @@ SPEC = ServiceSpec(
 
 def build_app(settings: SessionSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The app; ``clock`` replaces the system clock (tests, simulations of time)."""
-    spec = SPEC if clock is None else dataclasses.replace(SPEC, on_start=_starter(clock))
-    return create_app(spec, settings)
+    return create_app(SPEC, settings, clock=clock)

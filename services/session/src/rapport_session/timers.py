@@ -16,11 +16,11 @@ from typing import Any
 import asyncpg
 from prometheus_client import Counter
 
+from rapport_common.clock import Clock
 from rapport_common.db import outbox
 from rapport_common.events.session import NoShowData, OverrunData, SessionNoShow, SessionOverrun
 from rapport_common.service import ServiceRuntime
 from rapport_common.workers import PollingWorker
-from rapport_session.clock import Clock
 from rapport_session.domain import schedule
 from rapport_session.events import build, session_fields
 from rapport_session.store import sessions
@@ -94,7 +94,7 @@ async def _overrun(conn: asyncpg.Connection, timer: Any, now: Any, step: timedel
 def timer_worker(runtime: ServiceRuntime) -> PollingWorker:
     """Polls for due timers until stopped (every instance; ``SKIP LOCKED`` keeps them from firing twice)."""
     settings = runtime.settings
-    clock = runtime.extras["clock"]
+    clock = runtime.clock
     step = timedelta(minutes=settings.overrun_step_min)
     return PollingWorker(
         "session-timers",

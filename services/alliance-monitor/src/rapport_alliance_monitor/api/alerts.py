@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
@@ -26,6 +26,7 @@ from rapport_alliance_monitor.store import alerts, states
 from rapport_common.auth import Principal, require_roles
 from rapport_common.db import idempotency, outbox
 from rapport_common.events.alerts import RuleId
+from rapport_common.service import ClockDep
 from rapport_common.telemetry import current_traceparent
 
 router = APIRouter(tags=["alerts"])
@@ -91,20 +92,38 @@ async def get_alert(alert_id: str, principal: AlertReader, pool: PoolDep) -> Ale
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertView)
 async def acknowledge(
-    alert_id: str, body: AcknowledgeBody, principal: AlertReader, pool: PoolDep, key: IdempotencyKey = None
+    alert_id: str,
+    body: AcknowledgeBody,
+    principal: AlertReader,
+    pool: PoolDep,
+    clock: ClockDep,
+    key: IdempotencyKey = None,
 ) -> Any:
-    return await _act(pool, alert_id, principal, "acknowledge", body.note, body.model_dump(), key)
+    return await _act(pool, alert_id, principal, "acknowledge", body.note, body.model_dump(), key, now=clock.now())
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertView)
 async def resolve(
-    alert_id: str, body: ResolveBody, principal: AlertReader, pool: PoolDep, key: IdempotencyKey = None
+    alert_id: str,
+    body: ResolveBody,
+    principal: AlertReader,
+    pool: PoolDep,
+    clock: ClockDep,
+    key: IdempotencyKey = None,
 ) -> Any:
-    return await _act(pool, alert_id, principal, "resolve", body.note, body.model_dump(), key)
+    return await _act(pool, alert_id, principal, "resolve", body.note, body.model_dump(), key, now=clock.now())
 
 
 async def _act(
-    pool: Any, alert_id: str, principal: Principal, action: str, note: str | None, body: dict[str, Any], key: str | None
+    pool: Any,
+    alert_id: str,
+    principal: Principal,
+    action: str,
+    note: str | None,
+    body: dict[str, Any],
+    key: str | None,
+    *,
+    now: datetime,
 ) -> Any:
     """Acknowledge or resolve in one transaction: alert, history, pair state (resolve) and outbox event."""
     resolved_rule = None
@@ -118,7 +137,6 @@ async def _act(
         row = _visible(await alerts.get(conn, alert_id, for_update=True), principal)
         if row["status"] == "resolved":
             raise HTTPException(409, "alert_id: the alert is already resolved")
-        now = datetime.now(UTC)
         trace = current_traceparent()
         await alerts.lock_history(conn)
         if action == "acknowledge":

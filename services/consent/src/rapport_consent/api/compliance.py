@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from rapport_common.events.consent import ConsentScope
+from rapport_common.service import ClockDep
 from rapport_consent.api.deps import Compliance, PoolDep, RequestIdDep, SettingsDep
 from rapport_consent.audit import record_read
 from rapport_consent.domain.consent import Refusal
@@ -132,7 +132,9 @@ async def export_csv(
 
 
 @router.get("/export/fhir")
-async def export_fhir(principal: Compliance, pool: PoolDep, request_id: RequestIdDep, filters: FiltersDep) -> Response:
+async def export_fhir(
+    principal: Compliance, pool: PoolDep, request_id: RequestIdDep, filters: FiltersDep, clock: ClockDep
+) -> Response:
     """A FHIR R4B ``collection`` Bundle: ``Consent`` for the client's consents (or for consents the
     selected entries mention) and an ``AuditEvent`` per selected ledger entry."""
     query = filters.query()
@@ -145,7 +147,7 @@ async def export_fhir(principal: Compliance, pool: PoolDep, request_id: RequestI
         scope=filters.scope,
         filters=filters.for_ledger(),
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     entries: list[dict[str, Any]] = []
     async for batch in ledger.scan(pool, query):
         entries.extend(batch)

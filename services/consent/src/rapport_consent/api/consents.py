@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -11,8 +11,10 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from rapport_common.auth import Principal
+from rapport_common.clock import Clock
 from rapport_common.db import idempotency, outbox
 from rapport_common.events.consent import ConsentScope
+from rapport_common.service import ClockDep
 from rapport_consent import events
 from rapport_consent.api.deps import (
     AnyRole,
@@ -55,9 +57,9 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 At = Annotated[datetime | None, Query(description="RFC 3339 with offset; defaults to now")]
 
 
-def _at(value: datetime | None) -> datetime:
+def _at(value: datetime | None, clock: Clock) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return clock.now()
     if value.tzinfo is None:
         raise Refusal(422, "query.at", "must include a timezone offset")
     return value
@@ -188,13 +190,14 @@ async def grant(
     body: GrantRequest,
     principal: ConsentWriter,
     pool: PoolDep,
+    clock: ClockDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Grant a consent (client e-signature, guardian via the signing service, or clinician-recorded verbal
     consent with a witness). Consent row, ledger entry and `rapport.consent.granted` commit together."""
-    now = datetime.now(UTC)
+    now = clock.now()
     raw = body.model_dump(mode="json")
     key_scope = f"consent.grant:{principal.role}:{principal.subject}"
     async with pool.acquire() as conn, conn.transaction():
@@ -290,12 +293,13 @@ async def revoke(
     body: RevokeRequest,
     principal: ConsentWriter,
     pool: PoolDep,
+    clock: ClockDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Revoke from ``effective_at`` (default now). Never edits the grant: the revocation is a new fact."""
-    now = datetime.now(UTC)
+    now = clock.now()
     raw = {"consent_id": consent_id, **body.model_dump(mode="json")}
     key_scope = f"consent.revoke:{principal.role}:{principal.subject}"
     async with pool.acquire() as conn, conn.transaction():
@@ -386,13 +390,14 @@ def _revoker(
 async def check(
     principal: Checker,
     pool: PoolDep,
+    clock: ClockDep,
     client_id: Annotated[str, Query(min_length=1, max_length=200)],
     scope: ConsentScope,
     at: At = None,
 ) -> Any:
     """Is ``scope`` active for ``client_id`` at ``at`` (default now)? One indexed query; not ledgered
     (service-to-service hot path, no consent content returned beyond the consent id)."""
-    when = _at(at)
+    when = _at(at, clock)
     clinician, consent_id, valid_until = await store.check(pool, client_id, scope, when)
     if principal.role == "clinician" and clinician != principal.subject:
         raise HTTPException(403, "client_id: client is not assigned to this clinician")
@@ -409,17 +414,22 @@ async def check(
 
 
 @router.get("/consents/stats")
-async def stats(_: CountsReader, pool: PoolDep, at: At = None) -> dict[str, Any]:
+async def stats(_: CountsReader, pool: PoolDep, clock: ClockDep, at: At = None) -> dict[str, Any]:
     """Active consents per scope: counts only, for operators' dashboards."""
-    when = _at(at)
+    when = _at(at, clock)
     return {"at": when.isoformat(), "active_by_scope": await store.active_counts(pool, when)}
 
 
 @router.get("/consents/{consent_id}", response_model=ConsentOut)
 async def get_consent(
-    consent_id: str, principal: ConsentReader, pool: PoolDep, request_id: RequestIdDep, at: At = None
+    consent_id: str,
+    principal: ConsentReader,
+    pool: PoolDep,
+    request_id: RequestIdDep,
+    clock: ClockDep,
+    at: At = None,
 ) -> Any:
-    when = _at(at)
+    when = _at(at, clock)
     row = await store.consent(pool, consent_id)
     if row is None:
         raise HTTPException(404, "consent_id: no such consent")
@@ -440,10 +450,15 @@ async def get_consent(
 
 @router.get("/clients/{client_id}/consents", response_model=PointInTime)
 async def point_in_time(
-    client_id: str, principal: ConsentReader, pool: PoolDep, request_id: RequestIdDep, at: At = None
+    client_id: str,
+    principal: ConsentReader,
+    pool: PoolDep,
+    request_id: RequestIdDep,
+    clock: ClockDep,
+    at: At = None,
 ) -> Any:
     """Which consents (and scopes) were active for the client at ``at`` (default now)."""
-    when = _at(at)
+    when = _at(at, clock)
     await _may_read(pool, principal, client_id)
     if principal.role == "compliance":
         await record_read(

@@ -47,7 +47,7 @@ async def append(conn: asyncpg.Connection, entries: Sequence[NewEntry]) -> list[
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _LEDGER_LOCK_KEY)
     head = await conn.fetchrow("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")
     seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
-    at = datetime.now(UTC)
+    at = datetime.now(UTC)  # when it was recorded: always the wall clock, never a service's (simulated) clock
     rows: list[dict[str, Any]] = []
     for new in entries:
         seq += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from rapport_common.auth import Principal, require_roles
 from rapport_common.db import outbox
 from rapport_common.events.envelope import CloudEvent
+from rapport_common.service import ClockDep
 from rapport_intake import events, store
 from rapport_intake.api.deps import IdempotencyKey, IdempotentPost, PoolDep
 from rapport_intake.api.schemas import (
@@ -43,12 +44,16 @@ SummaryReader = Annotated[Principal, Depends(require_roles(*access.INTAKE_SUMMAR
 
 @router.post("/clients", status_code=201, response_model=ClientOut)
 async def register_client(
-    body: ClientIn, principal: ClientRegistrar, pool: PoolDep, idempotency_key: IdempotencyKey = None
+    body: ClientIn,
+    principal: ClientRegistrar,
+    pool: PoolDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Register a client (age band and timezone only) and publish `rapport.intake.client-registered`."""
     client_id = body.client_id or str(uuid.uuid4())
     post = IdempotentPost("register-client", principal, idempotency_key, body.model_dump(mode="json"))
-    now = datetime.now(UTC)
+    now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if (earlier := await post.replay(conn)) is not None:
             return earlier
@@ -77,6 +82,7 @@ async def assign_clinician(
     body: AssignmentIn,
     principal: Assigner,
     pool: PoolDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Assign or reassign the client's clinician of record; publish `rapport.intake.clinician-assigned`.
@@ -87,7 +93,7 @@ async def assign_clinician(
     post = IdempotentPost(
         "assign", principal, idempotency_key, {"client_id": client_id, **body.model_dump(mode="json")}
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if (earlier := await post.replay(conn)) is not None:
             return earlier
@@ -163,6 +169,7 @@ async def complete_intake(
     body: IntakeIn,
     principal: IntakeAuthor,
     pool: PoolDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record the intake questionnaire; publish `rapport.intake.completed` and, when a clinician is already
@@ -171,7 +178,7 @@ async def complete_intake(
     post = IdempotentPost(
         "complete-intake", principal, idempotency_key, {"client_id": client_id, **body.model_dump(mode="json")}
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if (earlier := await post.replay(conn)) is not None:
             return earlier

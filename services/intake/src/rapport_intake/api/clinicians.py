@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse
 from rapport_common.auth import Principal, require_roles
 from rapport_common.db import outbox
 from rapport_common.events.feedback import ORS_CUTOFF
+from rapport_common.service import ClockDep
 from rapport_intake import events, store
 from rapport_intake.api.deps import IdempotencyKey, IdempotentPost, PoolDep
 from rapport_intake.api.schemas import CaseloadEntry, CaseloadOut, ClinicianIn, ClinicianOut
@@ -28,7 +28,11 @@ CaseloadReader = Annotated[Principal, Depends(require_roles(*access.CASELOAD_ROL
 
 @router.post("/clinicians", status_code=201, response_model=ClinicianOut)
 async def register_clinician(
-    body: ClinicianIn, principal: Registrar, pool: PoolDep, idempotency_key: IdempotencyKey = None
+    body: ClinicianIn,
+    principal: Registrar,
+    pool: PoolDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Register a clinician and publish `rapport.intake.clinician-registered`. A supervisor registers into
     their own team: ``supervisor_id`` defaults to them and may not name anyone else."""
@@ -42,7 +46,7 @@ async def register_clinician(
         raise HTTPException(422, "body.supervisor_id: a clinician cannot supervise themself")
     hours = [hours.model_dump() for hours in body.working_hours]
     post = IdempotentPost("register-clinician", principal, idempotency_key, body.model_dump(mode="json"))
-    now = datetime.now(UTC)
+    now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if (earlier := await post.replay(conn)) is not None:
             return earlier

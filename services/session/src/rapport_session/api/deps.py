@@ -14,7 +14,6 @@ from fastapi import Depends, HTTPException, Request
 
 from rapport_common.auth import Principal, PrincipalDep
 from rapport_common.service import ServiceRuntime
-from rapport_session.clock import Clock
 from rapport_session.consent_client import ConsentClient
 from rapport_session.settings import SessionSettings
 from rapport_session.store import care
@@ -38,10 +37,6 @@ async def pool(request: Request) -> asyncpg.Pool:
     return _runtime(request).pool
 
 
-async def clock(request: Request) -> Clock:
-    return _runtime(request).extras["clock"]
-
-
 async def consent(request: Request) -> ConsentClient:
     return _runtime(request).extras["consent"]
 
@@ -51,7 +46,6 @@ async def settings(request: Request) -> SessionSettings:
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
-ClockDep = Annotated[Clock, Depends(clock)]
 ConsentDep = Annotated[ConsentClient, Depends(consent)]
 SettingsDep = Annotated[SessionSettings, Depends(settings)]
 CallerDep = PrincipalDep

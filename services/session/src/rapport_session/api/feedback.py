@@ -19,8 +19,9 @@ from rapport_common.db import outbox
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import AgeBand, OrsSubmitted, PulseSubmitted, SrsSubmitted, WaiSubmitted
 from rapport_common.events.fields import ScaleItem
+from rapport_common.service import ClockDep
 from rapport_session import consent_client as scopes
-from rapport_session.api.deps import CallerDep, ClockDep, ConsentDep, PoolDep, authorize_session, not_found
+from rapport_session.api.deps import CallerDep, ConsentDep, PoolDep, authorize_session, not_found
 from rapport_session.api.models import Body
 from rapport_session.domain import feedback as rules
 from rapport_session.events import build

@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 
 from rapport_common.db import idempotency, outbox
 from rapport_common.events.session import MessageSent, MessageSentData, Participant
+from rapport_common.service import ClockDep
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import (
     CallerDep,
-    ClockDep,
     ConsentDep,
     PoolDep,
     SettingsDep,

@@ -31,10 +31,10 @@ from rapport_common.events.session import (
     SessionStarted,
     SessionStartedData,
 )
+from rapport_common.service import ClockDep
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import (
     CallerDep,
-    ClockDep,
     ConsentDep,
     PoolDep,
     SettingsDep,

@@ -1,4 +1,5 @@
-"""The service's notion of "now", injectable so timers (no-show, overrun) can be tested without waiting."""
+"""The one notion of "now" every service reads (``ServiceRuntime.clock``), injectable so that time-driven
+behaviour (timers, expiries, default times of API calls) can be simulated and tested without waiting."""
 
 from __future__ import annotations
 
