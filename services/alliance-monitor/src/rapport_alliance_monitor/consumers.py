@@ -105,12 +105,9 @@ def monitor_consumer(runtime: ServiceRuntime) -> BatchConsumer:
         service="alliance-monitor",
         group_id=settings.consumer_group,
         topics=settings.consume_topics,
-        bootstrap_servers=settings.kafka_connection(),
         handler=MonitorHandler(runtime.pool, runtime.extras["rules"], group=settings.consumer_group, check=check),
         dead_letters=runtime.producer,
-        max_records=settings.kafka_max_batch,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
+        **settings.consumer_options(),
         read_first=settings.read_first_topics,
     )
     check.consumer = consumer

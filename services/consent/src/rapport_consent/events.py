@@ -109,9 +109,7 @@ def intake_consumer(runtime: ServiceRuntime) -> BatchConsumer:
         service="consent",
         group_id=settings.consent_consumer_group,
         topics=[INTAKE_TOPIC],
-        bootstrap_servers=settings.kafka_connection(),
         handler=handle,
         dead_letters=runtime.producer,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
+        **settings.consumer_options(),
     )

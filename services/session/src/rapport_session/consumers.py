@@ -83,10 +83,7 @@ def _consumer(
         service="session",
         group_id=group_id,
         topics=[topic],
-        bootstrap_servers=settings.kafka_connection(),
         handler=handle,
         dead_letters=runtime.producer,
-        max_records=settings.kafka_max_batch,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
+        **settings.consumer_options(),
     )
