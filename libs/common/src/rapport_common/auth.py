@@ -17,16 +17,16 @@ from fastapi import Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 Role = Literal["client", "clinician", "supervisor", "compliance", "operator", "service"]
-ROLES: tuple[str, ...] = get_args(Role)
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
 class Principal:
     subject: str
-    role: str
+    role: Role
     name: str | None = None
 
-    def is_role(self, *roles: str) -> bool:
+    def is_role(self, *roles: Role) -> bool:
         return self.role in roles
 
 
@@ -145,7 +145,7 @@ async def current_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """FastAPI dependency factory: 403 unless the caller has one of ``roles``."""
     unknown = set(roles) - set(ROLES)
     if unknown:
