@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
+import asyncpg
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from rapport_common.auth import Principal
+from rapport_common.clock import Clock
 from rapport_common.db import outbox
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import AgeBand, OrsSubmitted, PulseSubmitted, SrsSubmitted, WaiSubmitted
@@ -23,6 +27,7 @@ from rapport_common.service import ClockDep
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import CallerDep, ConsentDep, PoolDep, authorize_session, not_found
 from rapport_session.api.models import Body
+from rapport_session.consent_client import ConsentClient
 from rapport_session.domain import feedback as rules
 from rapport_session.events import build
 from rapport_session.store import care, sessions
@@ -73,6 +78,23 @@ class FeedbackResult(BaseModel):
 Builder = Callable[[str, Any], Any]
 
 
+@dataclass(frozen=True)
+class Instrument:
+    """What the recording of one instrument needs to know: its name, when it may be submitted, its event."""
+
+    name: str
+    statuses: tuple[str, ...]
+    event_cls: type[CloudEvent[Any]]
+    #: at most one per session (the pulse may be given many times)
+    once: bool = True
+
+
+SRS = Instrument("srs", ("running", "ended"), SrsSubmitted)
+ORS = Instrument("ors", ("scheduled", "running"), OrsSubmitted)
+PULSE = Instrument("pulse", ("running",), PulseSubmitted, once=False)
+WAI = Instrument("wai", ("running", "ended"), WaiSubmitted)
+
+
 @router.post("/srs", status_code=201, response_model=FeedbackResult)
 async def submit_srs(
     session_id: str, body: SrsRequest, caller: CallerDep, pool: PoolDep, clock: ClockDep, consent: ConsentDep
@@ -89,7 +111,9 @@ async def submit_srs(
             comment=body.comment,
         )
 
-    data = await _record(session_id, "srs", ("running", "ended"), payload, SrsSubmitted, caller, pool, clock, consent)
+    data = await _record(
+        session_id=session_id, instrument=SRS, payload=payload, caller=caller, pool=pool, clock=clock, consent=consent
+    )
     return FeedbackResult(response_id=data.response_id, instrument="srs", total=data.total)
 
 
@@ -116,7 +140,7 @@ async def submit_ors(
         )
 
     data = await _record(
-        session_id, "ors", ("scheduled", "running"), payload, OrsSubmitted, caller, pool, clock, consent
+        session_id=session_id, instrument=ORS, payload=payload, caller=caller, pool=pool, clock=clock, consent=consent
     )
     return FeedbackResult(response_id=data.response_id, instrument="ors", total=data.total)
 
@@ -137,7 +161,9 @@ async def submit_pulse(
             score=body.score,
         )
 
-    data = await _record(session_id, "pulse", ("running",), payload, PulseSubmitted, caller, pool, clock, consent)
+    data = await _record(
+        session_id=session_id, instrument=PULSE, payload=payload, caller=caller, pool=pool, clock=clock, consent=consent
+    )
     return FeedbackResult(response_id=data.response_id, instrument="pulse", total=data.score)
 
 
@@ -156,7 +182,9 @@ async def submit_wai(
             items=body.items,
         )
 
-    data = await _record(session_id, "wai", ("running", "ended"), payload, WaiSubmitted, caller, pool, clock, consent)
+    data = await _record(
+        session_id=session_id, instrument=WAI, payload=payload, caller=caller, pool=pool, clock=clock, consent=consent
+    )
     return FeedbackResult(
         response_id=data.response_id,
         instrument="wai",
@@ -165,21 +193,17 @@ async def submit_wai(
     )
 
 
-#: instruments filled in once per session
-_ONCE = ("srs", "ors", "wai")
-
-
 async def _record(
+    *,
     session_id: str,
-    instrument: str,
-    statuses: tuple[str, ...],
+    instrument: Instrument,
     payload: Builder,
-    event_cls: type[CloudEvent[Any]],
-    caller: Any,
-    pool: Any,
-    clock: Any,
-    consent: Any,
+    caller: Principal,
+    pool: asyncpg.Pool,
+    clock: Clock,
+    consent: ConsentClient,
 ) -> Any:
+    """Authorise, check consent, then in one transaction: session status, once-per-session, row and event."""
     async with pool.acquire() as conn:
         row = await sessions.get(conn, session_id)
     if row is None:
@@ -194,20 +218,21 @@ async def _record(
     async with pool.acquire() as conn, conn.transaction():
         row = await sessions.get(conn, session_id, for_update=True)
         assert row is not None  # sessions are never deleted
-        if row["status"] not in statuses:
-            raise HTTPException(409, f"status: {instrument} cannot be submitted while the session is {row['status']}")
-        if instrument in _ONCE and await store.count_for_session(conn, session_id=session_id, instrument=instrument):
-            raise HTTPException(409, f"{instrument}: already submitted for this session")
+        name = instrument.name
+        if row["status"] not in instrument.statuses:
+            raise HTTPException(409, f"status: {name} cannot be submitted while the session is {row['status']}")
+        if instrument.once and await store.count_for_session(conn, session_id=session_id, instrument=name):
+            raise HTTPException(409, f"{name}: already submitted for this session")
         data = payload(str(uuid.uuid4()), row)
         await store.insert(
             conn,
             response_id=data.response_id,
-            instrument=instrument,
+            instrument=name,
             client_id=row["client_id"],
             clinician_id=row["clinician_id"],
             session_id=session_id,
             payload=data.model_dump(mode="json"),
             submitted_at=now,
         )
-        await outbox.enqueue(conn, [build(event_cls, client_id=row["client_id"], data=data, at=now)])
+        await outbox.enqueue(conn, [build(instrument.event_cls, client_id=row["client_id"], data=data, at=now)])
     return data
