@@ -254,11 +254,13 @@ class Service:
         return response.json()  # type: ignore[no-any-return]
 
 
-def settings_for(database_url: str, bootstrap: str, consent_port: int, **overrides: Any) -> SessionSettings:
+def settings_for(
+    database_url: str, bootstrap: str, consent_port: int, *, idempotence: bool, **overrides: Any
+) -> SessionSettings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "kafka_bootstrap_servers": bootstrap,
-        "kafka_enable_idempotence": False,
+        "kafka_enable_idempotence": idempotence,
         "kafka_session_timeout_ms": 6000,
         "jwt_secret": SECRET,
         "consent_service_url": f"http://127.0.0.1:{consent_port}",
@@ -321,6 +323,7 @@ async def session_db_factory(postgres_admin_url: str) -> Any:
 @pytest.fixture(scope="session")
 async def svc(
     kafka_bootstrap_servers: str,
+    kafka_idempotence: bool,
     session_db_factory: Any,
     consent_fake: FakeConsent,
     event_log: EventCollector,
@@ -328,7 +331,9 @@ async def svc(
 ) -> AsyncIterator[Service]:
     """One session service shared by the tests (each test uses its own client and clinician ids)."""
     clock = ManualClock(T0)
-    settings = settings_for(await session_db_factory(), kafka_bootstrap_servers, consent_fake.port)
+    settings = settings_for(
+        await session_db_factory(), kafka_bootstrap_servers, consent_fake.port, idempotence=kafka_idempotence
+    )
     async with running(settings, clock) as (app, http):
         yield Service(app, http, clock, settings, consent_fake, event_log, intake_producer)
 
@@ -336,6 +341,7 @@ async def svc(
 @pytest.fixture
 def make_service(
     kafka_bootstrap_servers: str,
+    kafka_idempotence: bool,
     session_db_factory: Any,
     consent_fake: FakeConsent,
     event_log: EventCollector,
@@ -346,7 +352,9 @@ def make_service(
     @contextlib.asynccontextmanager
     async def start(database_url: str | None, clock: ManualClock, **overrides: Any) -> AsyncIterator[Service]:
         url = database_url or await session_db_factory()
-        settings = settings_for(url, kafka_bootstrap_servers, consent_fake.port, **overrides)
+        settings = settings_for(
+            url, kafka_bootstrap_servers, consent_fake.port, idempotence=kafka_idempotence, **overrides
+        )
         async with running(settings, clock) as (app, http):
             yield Service(app, http, clock, settings, consent_fake, event_log, intake_producer)
 

@@ -117,3 +117,22 @@ async def test_no_show_minutes_are_configurable(make_service: Any) -> None:
         svc.clock.advance(timedelta(hours=1, minutes=5))
         events = await svc.events.wait_for(client, 2)
         assert svc.types(events) == ["session.scheduled", "session.no-show"]
+
+
+async def test_idempotency_keys_are_scoped_to_the_caller(svc: Any) -> None:
+    """Two clinicians who happen to send the same Idempotency-Key book their own sessions: neither is refused
+    as a reuse nor handed the other's stored response (regression: the key was scoped to the action only)."""
+    start = (svc.clock.now() + timedelta(days=3)).isoformat()
+    end = (svc.clock.now() + timedelta(days=3, minutes=50)).isoformat()
+    booked = []
+    for _ in range(2):
+        client, clinician = await svc.pair()
+        body = {"client_id": client, "scheduled_start": start, "scheduled_end": end, "modality": "video"}
+        headers = {**svc.as_clinician(clinician), "Idempotency-Key": "same-key-by-chance"}
+        response = await svc.http.post("/sessions", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["client_id"] == client
+        again = await svc.http.post("/sessions", json=body, headers=headers)  # a real retry is still a replay
+        assert (again.status_code, again.json()) == (201, response.json())
+        booked.append(response.json()["session_id"])
+    assert booked[0] != booked[1]

@@ -1,13 +1,17 @@
 """Idempotency keys for POSTs: the response to the first request is stored in the same transaction as its
 effects, and a retry with the same key and body gets that response back instead of a second effect.
 
+Keys are scoped to the action and the caller (:func:`caller_scope`): two callers who happen to pick the same
+key never collide, and no caller is ever handed another's stored response.
+
 Usage inside a route, in the transaction that makes the change::
 
+    scope = idempotency.caller_scope("schedule", caller)
     async with pool.acquire() as conn, conn.transaction():
-        if (earlier := await idempotency.replay(conn, scope=..., key=..., body=...)) is not None:
+        if (earlier := await idempotency.replay(conn, scope=scope, key=..., body=...)) is not None:
             return earlier
         ... effects ...
-        await idempotency.remember(conn, scope=..., key=..., body=..., status_code=201, response=result)
+        await idempotency.remember(conn, scope=scope, key=..., body=..., status_code=201, response=result)
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 import asyncpg
 from fastapi import HTTPException
 
+from rapport_common.auth import Principal
+
 MAX_KEY_LENGTH = 200
 
 
@@ -27,6 +33,11 @@ MAX_KEY_LENGTH = 200
 class StoredResponse:
     status_code: int
     response: Any
+
+
+def caller_scope(action: str, principal: Principal) -> str:
+    """The key scope of ``action`` done by ``principal``: ``<action>:<role>:<subject>``."""
+    return f"{action}:{principal.role}:{principal.subject}"
 
 
 def request_hash(body: Any) -> str:

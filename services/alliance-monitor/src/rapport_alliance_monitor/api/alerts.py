@@ -128,7 +128,7 @@ async def _act(
     """Acknowledge or resolve in one transaction: alert, history, pair state (resolve) and outbox event."""
     resolved_rule = None
     async with pool.acquire() as conn, conn.transaction():
-        scope = f"alert-{action}:{principal.role}:{principal.subject}:{alert_id}"
+        scope = f"{idempotency.caller_scope(f'alert-{action}', principal)}:{alert_id}"
         earlier = await idempotency.replay(conn, scope=scope, key=key, body=body)
         if earlier is not None:
             return JSONResponse(earlier.response, status_code=earlier.status_code)

@@ -136,7 +136,7 @@ async def publish_document(
     fine. Document row and ledger entry (action ``document.published``) commit together; no event
     (consent.events carries grants, revocations and expiries only)."""
     raw = body.model_dump(mode="json")
-    key_scope = f"consent.document:{principal.role}:{principal.subject}"
+    key_scope = idempotency.caller_scope("consent.document", principal)
     async with pool.acquire() as conn, conn.transaction():
         earlier = await idempotency.replay(conn, scope=key_scope, key=idempotency_key, body=raw)
         if earlier is not None:
@@ -199,7 +199,7 @@ async def grant(
     consent with a witness). Consent row, ledger entry and `rapport.consent.granted` commit together."""
     now = clock.now()
     raw = body.model_dump(mode="json")
-    key_scope = f"consent.grant:{principal.role}:{principal.subject}"
+    key_scope = idempotency.caller_scope("consent.grant", principal)
     async with pool.acquire() as conn, conn.transaction():
         earlier = await idempotency.replay(conn, scope=key_scope, key=idempotency_key, body=raw)
         if earlier is not None:
@@ -301,7 +301,7 @@ async def revoke(
     """Revoke from ``effective_at`` (default now). Never edits the grant: the revocation is a new fact."""
     now = clock.now()
     raw = {"consent_id": consent_id, **body.model_dump(mode="json")}
-    key_scope = f"consent.revoke:{principal.role}:{principal.subject}"
+    key_scope = idempotency.caller_scope("consent.revoke", principal)
     async with pool.acquire() as conn, conn.transaction():
         earlier = await idempotency.replay(conn, scope=key_scope, key=idempotency_key, body=raw)
         if earlier is not None:

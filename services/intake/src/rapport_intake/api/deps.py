@@ -34,7 +34,7 @@ class IdempotentPost:
     handed another's stored response. Both calls run in the transaction of the effects."""
 
     def __init__(self, action: str, principal: Principal, key: str | None, body: dict[str, Any]) -> None:
-        self.scope = f"intake:{action}:{principal.role}:{principal.subject}"
+        self.scope = idempotency.caller_scope(f"intake:{action}", principal)
         self.key = key
         self.body = body
 

@@ -82,8 +82,9 @@ async def send_message(
     now = clock.now()
     message_id = str(uuid.uuid4())
     fingerprint = request.model_dump(mode="json")
+    scope = idempotency.caller_scope("session.message", caller)
     async with pool.acquire() as conn, conn.transaction():
-        earlier = await idempotency.replay(conn, scope="message", key=idempotency_key, body=fingerprint)
+        earlier = await idempotency.replay(conn, scope=scope, key=idempotency_key, body=fingerprint)
         if earlier is not None:
             return JSONResponse(earlier.response, status_code=earlier.status_code)
         await store.insert(
@@ -108,7 +109,7 @@ async def send_message(
         await outbox.enqueue(conn, [build(MessageSent, client_id=request.client_id, data=data, at=now)])
         view = MessageView(message_id=message_id, sender=sender, sent_at=now).model_dump(mode="json")
         await idempotency.remember(
-            conn, scope="message", key=idempotency_key, body=fingerprint, status_code=201, response=view
+            conn, scope=scope, key=idempotency_key, body=fingerprint, status_code=201, response=view
         )
     return view
 

@@ -73,8 +73,9 @@ async def schedule_session(
     if body.scheduled_start <= now:
         raise HTTPException(422, "scheduled_start: must be in the future")
     request = body.model_dump(mode="json")
+    scope = idempotency.caller_scope("session.schedule", caller)
     async with pool.acquire() as conn, conn.transaction():
-        earlier = await idempotency.replay(conn, scope="schedule", key=idempotency_key, body=request)
+        earlier = await idempotency.replay(conn, scope=scope, key=idempotency_key, body=request)
         if earlier is not None:
             return JSONResponse(earlier.response, status_code=earlier.status_code)
         clinician_id = await authorize_client(conn, caller, body.client_id)
@@ -93,9 +94,7 @@ async def schedule_session(
         await _arm_no_show(conn, row, settings.no_show_after_min)
         await outbox.enqueue(conn, [_scheduled_event(row, now)])
         view = SessionView.of(row).model_dump(mode="json")
-        await idempotency.remember(
-            conn, scope="schedule", key=idempotency_key, body=request, status_code=201, response=view
-        )
+        await idempotency.remember(conn, scope=scope, key=idempotency_key, body=request, status_code=201, response=view)
     return view
 
 
