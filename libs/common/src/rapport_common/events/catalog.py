@@ -3,6 +3,7 @@ validates any of them."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
@@ -50,6 +51,7 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+@functools.lru_cache(maxsize=1024)  # asked once per consumed record, of a handful of topic names
 def contract_topic(topic: str) -> str | None:
     """The contract topic a topic name stands for: the contract name itself or its last dotted suffixes, so
     ``intake.events``, ``prod.intake.events`` and a test's ``t1a2b3c4.intake.events`` are all intake.events.
