@@ -61,25 +61,38 @@ class DiesBeforeMarkingBatch(OutboxRelay):
         await super()._mark(*args, **kwargs)
 
 
-async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
+async def _records(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of ``topic``, read from the beginning until the topic is quiet."""
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await reader.start()
     try:
         partitions = await topic_partitions(reader, [topic])
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
-        ids: Counter[str] = Counter()
-        while True:
-            fetched = await reader.getmany(timeout_ms=1500)
-            if not fetched:
-                return ids
+        found: list[Any] = []
+        while fetched := await reader.getmany(timeout_ms=1500):
             for records in fetched.values():
-                for record in records:
-                    event_id = event_id_of(record.headers)
-                    if event_id is not None:
-                        ids[event_id] += 1
+                found.extend(records)
+        return found
     finally:
         await reader.stop()
+
+
+async def _topic_ids(bootstrap: str, topic: str) -> Counter[str]:
+    ids = (event_id_of(record.headers) for record in await _records(bootstrap, topic))
+    return Counter(event_id for event_id in ids if event_id is not None)
+
+
+async def _run_relay_until_drained(pool: asyncpg.Pool, producer: EventProducer) -> None:
+    relay = OutboxRelay(pool, producer, service="test", batch_size=500, poll_interval_s=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(60):
+            while await pool.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'"):
+                await asyncio.sleep(0.1)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=10)
 
 
 async def test_rows_acknowledged_but_not_marked_are_not_sent_twice(
@@ -103,15 +116,7 @@ async def test_rows_acknowledged_but_not_marked_are_not_sent_twice(
     counts = await migrated_pool.fetch("SELECT state, attempts, count(*) AS n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
     assert [tuple(r) for r in counts] == [("pending", 0, 200), ("pending", 1, 500), ("published", 1, 500)]
 
-    relay = OutboxRelay(migrated_pool, producer, service="test", batch_size=500, poll_interval_s=0.1)
-    task = asyncio.create_task(relay.run())
-    try:
-        async with asyncio.timeout(60):
-            while await migrated_pool.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'"):
-                await asyncio.sleep(0.1)
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, timeout=10)
+    await _run_relay_until_drained(migrated_pool, producer)
 
     on_topic = await _topic_ids(kafka_bootstrap_servers, topic)
     assert set(on_topic) == {event.id for event in events}
@@ -158,15 +163,7 @@ async def test_records_written_before_the_header_rename_are_recognised_not_sent_
         "UPDATE outbox SET attempts = 1 WHERE event_id = ANY($1::text[])", [event.id for event in events[:40]]
     )
 
-    relay = OutboxRelay(migrated_pool, producer, service="test", batch_size=500, poll_interval_s=0.1)
-    task = asyncio.create_task(relay.run())
-    try:
-        async with asyncio.timeout(60):
-            while await migrated_pool.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'"):
-                await asyncio.sleep(0.1)
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, timeout=10)
+    await _run_relay_until_drained(migrated_pool, producer)
 
     on_topic = await _topic_ids(kafka_bootstrap_servers, topic)
     assert on_topic == Counter({event.id: 1 for event in events})
@@ -179,17 +176,4 @@ async def test_records_written_before_the_header_rename_are_recognised_not_sent_
 
 
 async def _headers_by_id(bootstrap: str, topic: str) -> dict[str, list[tuple[str, bytes]]]:
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-    await reader.start()
-    try:
-        partitions = await topic_partitions(reader, [topic])
-        reader.assign(partitions)
-        await reader.seek_to_beginning(*partitions)
-        found: dict[str, list[tuple[str, bytes]]] = {}
-        while fetched := await reader.getmany(timeout_ms=1500):
-            for records in fetched.values():
-                for record in records:
-                    found[str(event_id_of(record.headers))] = list(record.headers)
-        return found
-    finally:
-        await reader.stop()
+    return {str(event_id_of(r.headers)): list(r.headers) for r in await _records(bootstrap, topic)}
