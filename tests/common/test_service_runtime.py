@@ -20,7 +20,7 @@ from rapport_common.db import inbox, outbox
 from rapport_common.events import new_event
 from rapport_common.events.feedback import PulseSubmitted, PulseSubmittedData
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
-from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
+from rapport_common.service import ServiceRuntime, ServiceSpec, create_app, no_parts
 from rapport_common.settings import ServiceSettings
 from rapport_common.telemetry import current_traceparent, event_span, setup_tracing
 
@@ -90,8 +90,13 @@ async def client(
         jwt_secret="s" * 32,
         outbox_poll_interval_s=0.2,
     )
-    spec = ServiceSpec(
-        name="runtime-test", settings_cls=ServiceSettings, migrations=None, routers=[router], consumers=_consumers
+    spec = ServiceSpec[ServiceSettings, None](
+        name="runtime-test",
+        settings_cls=ServiceSettings,
+        migrations=None,
+        compose=no_parts,
+        routers=[router],
+        consumers=_consumers,
     )
     app = create_app(spec, settings)
     transport = httpx.ASGITransport(app=app)

@@ -1,8 +1,10 @@
 """Wiring every service shares: a FastAPI app whose lifespan runs the pool, producer, outbox relay,
 Kafka consumers and background workers, plus the ``serve``/``migrate`` command line.
 
-A service describes itself with a :class:`ServiceSpec`; everything else (health, readiness, metrics,
-tracing, logging, auth, clean shutdown) is the same everywhere.
+A service describes itself with a :class:`ServiceSpec`, its composition root: its settings class, the parts
+of its own it builds at start (``compose``, typed: no string-keyed extras), its consumers and its workers.
+Everything else (health, readiness, metrics, tracing, logging, auth, refusals, clean shutdown) is the same
+everywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 import uvicorn
@@ -23,6 +25,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from rapport_common.application.handlers import EventHandlers
+from rapport_common.application.unit_of_work import Transactions
 from rapport_common.auth import TokenVerifier
 from rapport_common.clock import Clock, SystemClock
 from rapport_common.db.migrations import apply_migrations
@@ -32,6 +36,7 @@ from rapport_common.http import install_http_conventions
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.kafka.producer import EventProducer
 from rapport_common.logs import configure_logging
+from rapport_common.refusal import install_refusals
 from rapport_common.settings import ServiceSettings, load_settings
 from rapport_common.telemetry import redact_url_attributes, setup_tracing
 from rapport_common.workers import Worker
@@ -39,21 +44,43 @@ from rapport_common.workers import Worker
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ServiceRuntime:
-    """What a running service holds; routes reach it as ``request.app.state.runtime``."""
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+#: the parts a service builds for itself at start (clients of other services, caches, hubs); None if none
+PartsT = TypeVar("PartsT")
 
-    settings: Any
+
+@dataclass(frozen=True)
+class Foundation(Generic[SettingsT]):
+    """What exists when a service composes its own parts."""
+
+    settings: SettingsT
+    pool: asyncpg.Pool
+    producer: EventProducer
+    clock: Clock
+    #: the consumer of a group id, once consumers exist (KeyError before, and for a group the service lacks)
+    consumer: Callable[[str], BatchConsumer]
+
+
+@dataclass
+class ServiceRuntime(Generic[SettingsT, PartsT]):
+    """What a running service holds; routes reach it through their service's ``RuntimeDep``."""
+
+    settings: SettingsT
     pool: asyncpg.Pool
     producer: EventProducer
     relay: OutboxRelay
+    parts: PartsT
+    #: the service's "now" (a manual clock in tests and simulations)
+    clock: Clock = field(default_factory=SystemClock)
     consumers: list[BatchConsumer] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     #: workers whose ``run`` ended on an error, by name (readiness reports them)
     worker_failures: dict[str, BaseException] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: the service's "now" (a manual clock in tests and simulations)
-    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def transactions(self) -> Transactions:
+        """Units of work on this service's pool and clock."""
+        return Transactions(self.pool, self.clock)
 
     def consumer(self, group_id: str) -> BatchConsumer:
         """The consumer of ``group_id`` (KeyError when the service runs none)."""
@@ -62,22 +89,42 @@ class ServiceRuntime:
                 return consumer
         raise KeyError(group_id)
 
+    def event_consumer(self, handlers: EventHandlers, *, group_id: str, topic: str | None = None) -> BatchConsumer:
+        """A consumer that runs ``handlers`` (on ``topic``, by default the contract topic they declare)."""
+        settings: ServiceSettings = self.settings
+        return BatchConsumer(
+            service=handlers.service,
+            group_id=group_id,
+            topics=[topic or handlers.topic],
+            handler=handlers.batch_handler(self.transactions),
+            dead_letters=self.producer,
+            **settings.consumer_options(),
+        )
+
 
 @dataclass
-class ServiceSpec:
+class ServiceSpec(Generic[SettingsT, PartsT]):
+    """A service's composition root."""
+
     name: str
-    settings_cls: type[ServiceSettings]
+    settings_cls: type[SettingsT]
     migrations: Path | None
+    #: builds the service's own parts once pool and producer exist
+    compose: Callable[[Foundation[SettingsT]], Awaitable[PartsT]]
     routers: Sequence[APIRouter] = ()
-    #: builds the service's consumers once pool and producer exist
-    consumers: Callable[[ServiceRuntime], list[BatchConsumer]] | None = None
+    #: builds the service's consumers once its parts exist
+    consumers: Callable[[ServiceRuntime[SettingsT, PartsT]], list[BatchConsumer]] | None = None
     #: background workers (timers, sweeps, hubs), built once the consumers exist; see :mod:`rapport_common.workers`
-    workers: Callable[[ServiceRuntime], list[Worker]] | None = None
-    #: extra start/stop steps (e.g. caches, clients to other services)
-    on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
-    on_stop: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    workers: Callable[[ServiceRuntime[SettingsT, PartsT]], list[Worker]] | None = None
+    #: releases what ``compose`` built, after consumers and workers have stopped
+    close: Callable[[PartsT], Awaitable[None]] | None = None
     customise: Callable[[FastAPI], None] | None = None
     description: str = ""
+
+
+async def no_parts(_: Foundation[Any]) -> None:
+    """``compose`` of a service that builds nothing of its own."""
+    return None
 
 
 async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], *, timeout_s: float = 60.0) -> Any:
@@ -95,7 +142,7 @@ async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], *, timeout_s:
             delay = min(delay * 2, 2.0)
 
 
-async def migrate(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
+async def migrate(spec: ServiceSpec[Any, Any], settings: ServiceSettings) -> list[str]:
     """Apply the common and the service's migrations to the service's database."""
 
     async def connect() -> asyncpg.Connection:
@@ -108,8 +155,11 @@ async def migrate(spec: ServiceSpec, settings: ServiceSettings) -> list[str]:
         await conn.close()
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    spec: ServiceSpec[SettingsT, PartsT], settings: SettingsT | None = None, *, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or load_settings(spec.settings_cls)
+    service_clock = clock or SystemClock()
     configure_logging(spec.name, settings.log_level)
     setup_tracing(spec.name, settings.otel_exporter_otlp_endpoint)
 
@@ -135,14 +185,25 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, cl
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        runtime: ServiceRuntime[SettingsT, PartsT] | None = None
+
+        def consumer_of(group_id: str) -> BatchConsumer:
+            if runtime is None:
+                raise KeyError(group_id)
+            return runtime.consumer(group_id)
+
+        try:
+            parts = await spec.compose(Foundation(settings, pool, producer, service_clock, consumer_of))
+        except BaseException:
+            await producer.stop()
+            await pool.close()
+            raise
         runtime = ServiceRuntime(
-            settings=settings, pool=pool, producer=producer, relay=relay, clock=clock or SystemClock()
+            settings=settings, pool=pool, producer=producer, relay=relay, parts=parts, clock=service_clock
         )
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
         try:
-            if spec.on_start is not None:
-                await spec.on_start(runtime)
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             runtime.consumers = spec.consumers(runtime) if spec.consumers else []
             for consumer in runtime.consumers:
@@ -174,8 +235,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, cl
                 await consumer.close()
             for worker in runtime.workers:
                 await worker.close()
-            if spec.on_stop is not None:
-                await spec.on_stop(runtime)
+            if spec.close is not None:
+                await spec.close(runtime.parts)
             await producer.stop()
             await pool.close()
             log.info("service stopped")
@@ -189,6 +250,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, cl
         issuer=settings.jwt_issuer,
     )
     install_http_conventions(app, spec.name)
+    install_refusals(app)
     _install_health(app)
     for router in spec.routers:
         app.include_router(router)
@@ -200,7 +262,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, cl
     return app
 
 
-async def _supervise(runtime: ServiceRuntime, worker: Worker) -> None:
+async def _supervise(runtime: ServiceRuntime[Any, Any], worker: Worker) -> None:
     """Run a worker; an error that ends it is logged and kept for readiness."""
     try:
         await worker.run()
@@ -211,13 +273,33 @@ async def _supervise(runtime: ServiceRuntime, worker: Worker) -> None:
         log.exception(f"worker {worker.name} stopped on an error")
 
 
-def runtime_clock(request: Request) -> Clock:
-    """The running service's clock, for routes (``now = clock.now()``)."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime.clock
+def current_runtime(request: Request) -> ServiceRuntime[Any, Any]:
+    """The running service's runtime; each service's ``api/deps.py`` gives it its precise type."""
+    runtime: ServiceRuntime[Any, Any] = request.app.state.runtime
+    return runtime
 
 
-ClockDep = Annotated[Clock, Depends(runtime_clock)]
+# dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
+
+
+async def _clock(request: Request) -> Clock:
+    return current_runtime(request).clock
+
+
+async def _transactions(request: Request) -> Transactions:
+    return current_runtime(request).transactions
+
+
+async def _pool(request: Request) -> asyncpg.Pool:
+    return current_runtime(request).pool
+
+
+#: the running service's clock, for routes that only read (``now = clock.now()``)
+ClockDep = Annotated[Clock, Depends(_clock)]
+#: units of work for the routes' use cases
+TransactionsDep = Annotated[Transactions, Depends(_transactions)]
+#: the pool, for read-only queries
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 
 
 def _install_health(app: FastAPI) -> None:
@@ -229,7 +311,7 @@ def _install_health(app: FastAPI) -> None:
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         """Readiness: the database and the broker both answer."""
-        runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+        runtime: ServiceRuntime[Any, Any] | None = getattr(app.state, "runtime", None)
         checks = {"database": False, "kafka": False, "consumers": False, "workers": False}
         if runtime is not None:
             with contextlib.suppress(*TRANSIENT_DB_ERRORS, Exception):
@@ -244,7 +326,7 @@ def _install_health(app: FastAPI) -> None:
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+def main(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> None:
     """``python -m rapport_<svc> [serve|migrate]``."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else "serve"

@@ -14,34 +14,36 @@ from fastapi import FastAPI
 from rapport_alliance_monitor.api import alerts, stream, trend
 from rapport_alliance_monitor.consent_holds import ConsentHoldJob, hold_worker
 from rapport_alliance_monitor.consumers import monitor_consumer
+from rapport_alliance_monitor.runtime import MonitorParts, MonitorRuntime
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
 from rapport_common.clock import Clock
-from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
+from rapport_common.service import Foundation, ServiceSpec, create_app
 from rapport_common.workers import Worker
 
 
-async def _start(runtime: ServiceRuntime) -> None:
-    settings: AllianceMonitorSettings = runtime.settings
-    runtime.extras["rules"] = settings.rules_config()
-    runtime.extras["hub"] = AlertHub(settings.database_url, runtime.pool, poll_s=settings.sse_poll_s)
+async def _compose(base: Foundation[AllianceMonitorSettings]) -> MonitorParts:
+    settings = base.settings
+    return MonitorParts(
+        rules=settings.rules_config(), hub=AlertHub(settings.database_url, base.pool, poll_s=settings.sse_poll_s)
+    )
 
 
-def _workers(runtime: ServiceRuntime) -> list[Worker]:
-    settings: AllianceMonitorSettings = runtime.settings
-    job = ConsentHoldJob(runtime.pool, runtime.extras["rules"], consumer=runtime.consumer(settings.consumer_group))
-    return [hold_worker(job, poll_s=settings.consent_hold_poll_s), runtime.extras["hub"]]
+def _workers(runtime: MonitorRuntime) -> list[Worker]:
+    settings = runtime.settings
+    job = ConsentHoldJob(runtime.pool, runtime.parts.rules, consumer=runtime.consumer(settings.consumer_group))
+    return [hold_worker(job, poll_s=settings.consent_hold_poll_s), runtime.parts.hub]
 
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[AllianceMonitorSettings, MonitorParts](
     name="alliance-monitor",
     settings_cls=AllianceMonitorSettings,
     migrations=Path(__file__).parent / "migrations",
+    compose=_compose,
     # the stream route comes before /alerts/{alert_id} so "stream" is not taken for an alert id
     routers=(stream.router, alerts.router, trend.router),
     consumers=lambda runtime: [monitor_consumer(runtime)],
     workers=_workers,
-    on_start=_start,
     description="Consent-gated alliance rules over the event streams; alerts, live alert stream, trend data.",
 )
 

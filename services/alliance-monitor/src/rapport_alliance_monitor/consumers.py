@@ -18,10 +18,9 @@ from aiokafka import TopicPartition
 
 from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
-from rapport_alliance_monitor.settings import AllianceMonitorSettings
+from rapport_alliance_monitor.runtime import MonitorRuntime
 from rapport_alliance_monitor.store import positions
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
-from rapport_common.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +97,14 @@ class PositionCheck:
         self.verified |= todo
 
 
-def monitor_consumer(runtime: ServiceRuntime) -> BatchConsumer:
-    settings: AllianceMonitorSettings = runtime.settings
+def monitor_consumer(runtime: MonitorRuntime) -> BatchConsumer:
+    settings = runtime.settings
     check = PositionCheck(runtime.pool)
     consumer = BatchConsumer(
         service="alliance-monitor",
         group_id=settings.consumer_group,
         topics=settings.consume_topics,
-        handler=MonitorHandler(runtime.pool, runtime.extras["rules"], group=settings.consumer_group, check=check),
+        handler=MonitorHandler(runtime.pool, runtime.parts.rules, group=settings.consumer_group, check=check),
         dead_letters=runtime.producer,
         **settings.consumer_options(),
         read_first=settings.read_first_topics,

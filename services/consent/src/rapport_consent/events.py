@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from rapport_common.db import inbox
-from rapport_common.events import new_event
+from rapport_common.application.handlers import EventHandlers
+from rapport_common.events import intake, new_event
 from rapport_common.events.consent import (
     ConsentExpired,
     ConsentExpiredData,
@@ -24,17 +24,14 @@ from rapport_common.events.consent import (
     GrantedBy,
     RevokedBy,
 )
-from rapport_common.events.intake import TOPIC as INTAKE_TOPIC
-from rapport_common.events.intake import ClientRegistered, ClinicianAssigned
-from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
-from rapport_common.service import ServiceRuntime
+from rapport_common.kafka.consumer import BatchConsumer
+from rapport_common.projections import intake_view
 from rapport_common.telemetry import current_traceparent
-from rapport_consent.store import consents as store
+from rapport_consent.runtime import ConsentRuntime
 
 log = logging.getLogger(__name__)
 
 SOURCE = "/rapport/consent"
-INTAKE_CONSUMER = "consent-intake"
 
 
 def granted(consent: dict[str, Any]) -> ConsentGranted:
@@ -86,30 +83,17 @@ def expired(consent_id: str, client_id: str, scope: ConsentScope, expired_at: da
     )
 
 
-def intake_consumer(runtime: ServiceRuntime) -> BatchConsumer:
-    settings = runtime.settings
-    pool = runtime.pool
+INTAKE = EventHandlers(
+    service="consent",
+    consumer="consent-intake",
+    topic=intake.TOPIC,
+    summary="the intake view: whether a grant needs a guardian (age band), who may record verbal consent",
+)
+intake_view.learn_from(INTAKE)
 
-    async def handle(batch: list[ConsumedEvent]) -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            new_ids = await inbox.claim(conn, INTAKE_CONSUMER, [item.event.id for item in batch])
-            for item in batch:
-                event = item.event
-                if event.id not in new_ids:
-                    continue
-                if isinstance(event, ClientRegistered):
-                    await store.record_client(conn, event.data.client_id, event.data.age_band, event.time)
-                elif isinstance(event, ClinicianAssigned):
-                    await store.record_assignment(
-                        conn, event.data.client_id, event.data.clinician_id, event.data.assigned_at
-                    )
-        log.debug("intake batch applied", extra={"count": len(batch)})
+#: what the service consumes, for the AsyncAPI document
+SUBSCRIPTIONS = (INTAKE.subscription,)
 
-    return BatchConsumer(
-        service="consent",
-        group_id=settings.consent_consumer_group,
-        topics=[INTAKE_TOPIC],
-        handler=handle,
-        dead_letters=runtime.producer,
-        **settings.consumer_options(),
-    )
+
+def intake_consumer(runtime: ConsentRuntime) -> BatchConsumer:
+    return runtime.event_consumer(INTAKE, group_id=runtime.settings.consent_consumer_group)

@@ -7,14 +7,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from rapport_common.clock import Clock
-from rapport_common.service import ServiceSpec, create_app
+from rapport_common.service import ServiceSpec, create_app, no_parts
 from rapport_intake.api import clients, clinicians
 from rapport_intake.settings import IntakeSettings
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[IntakeSettings, None](
     name="intake",
     settings_cls=IntakeSettings,
     migrations=Path(__file__).parent / "migrations",
+    compose=no_parts,
     routers=(clinicians.router, clients.router),
     description="Clinicians, client onboarding, baseline ORS and care assignment.",
 )

@@ -1,89 +1,64 @@
-"""What this service consumes: ``intake.events`` (care assignments and age bands) and ``consent.events``
-(the local consent view used when the consent service does not answer).
+"""What this service consumes: ``intake.events`` (the intake view: care assignments and age bands) and
+``consent.events`` (the local consent view used when the consent service does not answer).
 
-One transaction per batch. Intake: the inbox claims the event ids first, and only new events take effect,
-so a redelivered batch changes nothing. Consent: applying is an idempotent upsert, no inbox needed. Other
-event types are acknowledged and ignored.
+Each consumer is a set of per-event-type handlers; a batch runs in one unit of work. Intake events are
+claimed in the inbox first, so a redelivered batch changes nothing; applying a consent event is an
+idempotent upsert, no inbox needed. Other event types are acknowledged and ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import asyncpg
-
-from rapport_common.db import inbox
+from rapport_common.application.handlers import EventHandlers
+from rapport_common.application.unit_of_work import UnitOfWork
+from rapport_common.events import consent, intake
 from rapport_common.events.consent import ConsentExpired, ConsentGranted, ConsentRevoked
-from rapport_common.events.intake import ClientRegistered, ClinicianAssigned
-from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
-from rapport_common.service import ServiceRuntime
-from rapport_common.telemetry import event_span
-from rapport_session.store import care, consent_view
+from rapport_common.kafka.consumer import BatchConsumer
+from rapport_common.projections import intake_view
+from rapport_session.runtime import SessionRuntime
+from rapport_session.store import consent_view
 
-CONSUMER = "session-intake"
-INTAKE_TOPIC = "intake.events"
-CONSENT_TOPIC = "consent.events"
+INTAKE = EventHandlers(
+    service="session",
+    consumer="session-intake",
+    topic=intake.TOPIC,
+    summary="the intake view: who may act for a client, which ORS form (age band)",
+)
+intake_view.learn_from(INTAKE)
 
-
-async def apply_intake(pool: asyncpg.Pool, batch: list[ConsumedEvent]) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        new = await inbox.claim(conn, CONSUMER, [consumed.event.id for consumed in batch])
-        for consumed in batch:
-            event = consumed.event
-            if event.id not in new:
-                continue
-            with event_span("session.apply-intake", event):
-                if isinstance(event, ClinicianAssigned):
-                    await care.assign(
-                        conn,
-                        client_id=event.data.client_id,
-                        clinician_id=event.data.clinician_id,
-                        assigned_at=event.data.assigned_at,
-                    )
-                elif isinstance(event, ClientRegistered):
-                    await care.register_client(conn, client_id=event.data.client_id, age_band=event.data.age_band)
+CONSENTS = EventHandlers(
+    service="session",
+    consumer="session-consent",
+    topic=consent.TOPIC,
+    summary="the local consent view, used when the consent service does not answer",
+    inbox=False,
+)
 
 
-async def apply_consents(pool: asyncpg.Pool, batch: list[ConsumedEvent]) -> None:
-    grants: list[consent_view.Grant] = []
-    ends: list[consent_view.End] = []
-    for consumed in batch:
-        event = consumed.event
-        if isinstance(event, ConsentGranted):
-            d = event.data
-            grants.append((d.consent_id, d.client_id, d.scope, d.valid_from, d.valid_until))
-        elif isinstance(event, ConsentRevoked):
-            ends.append((event.data.consent_id, event.data.client_id, event.data.scope, event.data.effective_at))
-        elif isinstance(event, ConsentExpired):
-            ends.append((event.data.consent_id, event.data.client_id, event.data.scope, event.data.expired_at))
-    if grants or ends:
-        async with pool.acquire() as conn, conn.transaction():
-            await consent_view.apply(conn, grants, ends)
+@CONSENTS.on(ConsentGranted)
+async def consent_granted(uow: UnitOfWork, event: ConsentGranted) -> None:
+    d = event.data
+    await consent_view.apply(uow.conn, [(d.consent_id, d.client_id, d.scope, d.valid_from, d.valid_until)], [])
 
 
-def intake_consumer(runtime: ServiceRuntime) -> BatchConsumer:
-    async def handle(batch: list[ConsumedEvent]) -> None:
-        await apply_intake(runtime.pool, batch)
-
-    return _consumer(runtime, runtime.settings.intake_consumer_group, INTAKE_TOPIC, handle)
-
-
-def consent_consumer(runtime: ServiceRuntime) -> BatchConsumer:
-    async def handle(batch: list[ConsumedEvent]) -> None:
-        await apply_consents(runtime.pool, batch)
-
-    return _consumer(runtime, runtime.settings.consent_consumer_group, CONSENT_TOPIC, handle)
+@CONSENTS.on(ConsentRevoked)
+async def consent_revoked(uow: UnitOfWork, event: ConsentRevoked) -> None:
+    d = event.data
+    await consent_view.apply(uow.conn, [], [(d.consent_id, d.client_id, d.scope, d.effective_at)])
 
 
-def _consumer(
-    runtime: ServiceRuntime, group_id: str, topic: str, handle: Callable[[list[ConsumedEvent]], Awaitable[None]]
-) -> BatchConsumer:
-    settings = runtime.settings
-    return BatchConsumer(
-        service="session",
-        group_id=group_id,
-        topics=[topic],
-        handler=handle,
-        dead_letters=runtime.producer,
-        **settings.consumer_options(),
-    )
+@CONSENTS.on(ConsentExpired)
+async def consent_expired(uow: UnitOfWork, event: ConsentExpired) -> None:
+    d = event.data
+    await consent_view.apply(uow.conn, [], [(d.consent_id, d.client_id, d.scope, d.expired_at)])
+
+
+#: what the service consumes, for the AsyncAPI document
+SUBSCRIPTIONS = (INTAKE.subscription, CONSENTS.subscription)
+
+
+def intake_consumer(runtime: SessionRuntime) -> BatchConsumer:
+    return runtime.event_consumer(INTAKE, group_id=runtime.settings.intake_consumer_group)
+
+
+def consent_consumer(runtime: SessionRuntime) -> BatchConsumer:
+    return runtime.event_consumer(CONSENTS, group_id=runtime.settings.consent_consumer_group)

@@ -14,6 +14,7 @@ from rapport_common.auth import Principal
 from rapport_common.clock import Clock
 from rapport_common.db import idempotency, outbox
 from rapport_common.events.consent import ConsentScope
+from rapport_common.projections import intake_view
 from rapport_common.service import ClockDep
 from rapport_consent import events
 from rapport_consent.api.deps import (
@@ -100,10 +101,11 @@ async def _may_read(pool: PoolDep, principal: Principal, client_id: str) -> None
     """Clients read their own consents, clinicians their assigned clients'; compliance and service all."""
     if principal.role == "client" and principal.subject != client_id:
         raise HTTPException(403, "client_id: a client may read only their own consents")
-    if principal.role == "clinician":
-        _, clinician = await store.client_facts(pool, client_id)
-        if clinician != principal.subject:
-            raise HTTPException(403, "client_id: client is not assigned to this clinician")
+    if (
+        principal.role == "clinician"
+        and (await intake_view.client_facts(pool, client_id)).clinician_id != principal.subject
+    ):
+        raise HTTPException(403, "client_id: client is not assigned to this clinician")
 
 
 @router.get("/consents/documents", response_model=list[DocumentOut])
@@ -204,7 +206,7 @@ async def grant(
         earlier = await idempotency.replay(conn, scope=key_scope, key=idempotency_key, body=raw)
         if earlier is not None:
             return JSONResponse(earlier.response, status_code=earlier.status_code)
-        age_band, clinician = await store.client_facts(conn, body.client_id)
+        facts = await intake_view.client_facts(conn, body.client_id)
         consenter = Actor(body.consenter.actor_id, body.consenter.role) if body.consenter else None
         parties = grant_parties(
             caller=actor(principal),
@@ -212,11 +214,11 @@ async def grant(
             method=body.method,
             consenter=consenter,
             witness_id=body.witness.actor_id if body.witness else None,
-            assigned_clinician=clinician,
+            assigned_clinician=facts.clinician_id,
         )
         if body.witness is not None and body.method != "verbal-witnessed":
             raise Refusal(422, "body.witness", "only for verbal-witnessed consent")
-        check_consenter(client_id=body.client_id, age_band=age_band, consenter=parties.consenter)
+        check_consenter(client_id=body.client_id, age_band=facts.age_band, consenter=parties.consenter)
         valid_until = part2_valid_until(
             scope=body.scope,
             method=body.method,
@@ -279,7 +281,7 @@ async def grant(
                         "part2": raw["part2"],
                         "valid_from": valid_from,
                         "valid_until": valid_until,
-                        "age_band": age_band,
+                        "age_band": facts.age_band,
                     },
                 )
             ],
@@ -309,7 +311,7 @@ async def revoke(
         row = await store.consent(conn, consent_id, lock=True)
         if row is None:
             raise HTTPException(404, "consent_id: no such consent")
-        revoked_by = _revoker(principal, row, body, await store.client_facts(conn, row["client_id"]))
+        revoked_by = _revoker(principal, row, body, await intake_view.client_facts(conn, row["client_id"]))
         effective_at = body.effective_at or now
         check_revocable(
             ConsentFacts(row["valid_from"], row["valid_until"]),
@@ -365,9 +367,7 @@ async def revoke(
     return JSONResponse(out, status_code=200)
 
 
-def _revoker(
-    principal: Principal, row: dict[str, Any], body: RevokeRequest, facts: tuple[str | None, str | None]
-) -> Actor:
+def _revoker(principal: Principal, row: dict[str, Any], body: RevokeRequest, facts: intake_view.ClientFacts) -> Actor:
     """Clients revoke their own consents (a minor may always withdraw; revoking only ever restricts);
     the clinician of record records a revocation given to them; the signing service revokes for the
     named client or guardian."""
@@ -378,7 +378,7 @@ def _revoker(
             raise Refusal(403, "body.revoker", "a client token may only revoke as that client")
         return Actor(principal.subject, "client")
     if principal.role == "clinician":
-        if facts[1] != principal.subject:
+        if facts.clinician_id != principal.subject:
             raise HTTPException(403, "consent_id: client is not assigned to this clinician")
         return Actor(principal.subject, "clinician")
     if body.revoker is None:

@@ -6,12 +6,11 @@ import uuid
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request
 
 from rapport_common.auth import Principal, require_roles
 from rapport_common.service import ServiceRuntime
-from rapport_consent.domain.consent import Actor, Refusal
+from rapport_consent.domain.consent import Actor
 from rapport_consent.settings import ConsentSettings
 
 
@@ -53,18 +52,3 @@ Publisher = Annotated[Principal, Depends(require_roles("service"))]
 
 def actor(principal: Principal) -> Actor:
     return Actor(principal.subject, principal.role)
-
-
-async def _refusal(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refusal)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    if exc.status == 422:
-        error = {"field": exc.field, "message": exc.message, "type": "refused"}
-        return JSONResponse(
-            status_code=422, content={"detail": f"{exc.field}: {exc.message}", "errors": [error]}, headers=headers
-        )
-    return JSONResponse(status_code=exc.status, content={"detail": f"{exc.field}: {exc.message}"}, headers=headers)
-
-
-def install_refusals(app: FastAPI) -> None:
-    app.add_exception_handler(Refusal, _refusal)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rapport_common.refusal import Refusal as Refusal  # the domain rules raise it; routes import it from here
+
 ConsentState = Literal["pending", "active", "revoked", "expired"]
 MINOR_AGE_BANDS = frozenset({"child", "adolescent"})
 PART2_SCOPE = "sud-part2-disclosure"
@@ -19,19 +21,6 @@ PART2_SCOPE = "sud-part2-disclosure"
 #: seconds a caller should wait before retrying a grant for a client whose registration has not reached us
 #: yet (intake.events is normally consumed within a second)
 UNREGISTERED_RETRY_AFTER_S = 1
-
-
-class Refusal(Exception):
-    """A domain refusal: HTTP ``status`` with the request ``field`` it is about. ``retry_after`` (seconds)
-    only for a refusal that may succeed later unchanged (becomes a ``Retry-After`` header); a permanent
-    conflict has none, so clients do not retry what can never succeed."""
-
-    def __init__(self, status: int, field: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(f"{field}: {message}")
-        self.status = status
-        self.field = field
-        self.message = message
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -80,41 +80,6 @@ async def insert_document(conn: asyncpg.Connection, scope: str, version: str, ti
     return dict(row)
 
 
-async def client_facts(conn: Conn, client_id: str) -> tuple[str | None, str | None]:
-    """(age band, assigned clinician) as learned from intake.events."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT age_band FROM clients WHERE client_id = $1) AS age_band,
-                  (SELECT clinician_id FROM assignments WHERE client_id = $1) AS clinician_id""",
-        client_id,
-    )
-    assert row is not None
-    return row["age_band"], row["clinician_id"]
-
-
-async def record_client(conn: asyncpg.Connection, client_id: str, age_band: str, registered_at: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO clients (client_id, age_band, registered_at) VALUES ($1, $2, $3)
-           ON CONFLICT (client_id) DO UPDATE SET age_band = EXCLUDED.age_band, registered_at = EXCLUDED.registered_at
-           WHERE clients.registered_at <= EXCLUDED.registered_at""",
-        client_id,
-        age_band,
-        registered_at,
-    )
-
-
-async def record_assignment(conn: asyncpg.Connection, client_id: str, clinician_id: str, assigned_at: datetime) -> None:
-    """Keep the latest assignment by ``assigned_at`` (events may arrive out of order)."""
-    await conn.execute(
-        """INSERT INTO assignments (client_id, clinician_id, assigned_at) VALUES ($1, $2, $3)
-           ON CONFLICT (client_id) DO UPDATE SET clinician_id = EXCLUDED.clinician_id,
-               assigned_at = EXCLUDED.assigned_at
-           WHERE assignments.assigned_at <= EXCLUDED.assigned_at""",
-        client_id,
-        clinician_id,
-        assigned_at,
-    )
-
-
 async def insert_consent(conn: asyncpg.Connection, consent: dict[str, Any]) -> None:
     await conn.execute(
         """INSERT INTO consents (consent_id, client_id, scope, document_version, document_hash, method,

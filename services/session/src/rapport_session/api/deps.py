@@ -13,41 +13,53 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request
 
 from rapport_common.auth import Principal, PrincipalDep
-from rapport_common.service import ServiceRuntime
+from rapport_common.projections import intake_view
+from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
 from rapport_session.consent_client import ConsentClient
+from rapport_session.domain.message_flags import MessageFlagConfig
+from rapport_session.runtime import SessionRuntime
 from rapport_session.settings import SessionSettings
-from rapport_session.store import care
 
-
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+__all__ = [
+    "CallerDep",
+    "ClockDep",
+    "ConsentDep",
+    "FlagConfigDep",
+    "PoolDep",
+    "RuntimeDep",
+    "SettingsDep",
+    "TransactionsDep",
+    "authorize_client",
+    "authorize_session",
+    "forbid",
+    "not_found",
+]
 
 
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def runtime(request: Request) -> ServiceRuntime:
-    return _runtime(request)
+async def _runtime(request: Request) -> SessionRuntime:
+    return current_runtime(request)
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
+async def _consent(request: Request) -> ConsentClient:
+    return (await _runtime(request)).parts.consent
 
 
-async def pool(request: Request) -> asyncpg.Pool:
-    return _runtime(request).pool
+async def _flag_config(request: Request) -> MessageFlagConfig:
+    return (await _runtime(request)).parts.flag_config
 
 
-async def consent(request: Request) -> ConsentClient:
-    return _runtime(request).extras["consent"]
+async def _settings(request: Request) -> SessionSettings:
+    return (await _runtime(request)).settings
 
 
-async def settings(request: Request) -> SessionSettings:
-    return _runtime(request).settings
-
-
-PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
-ConsentDep = Annotated[ConsentClient, Depends(consent)]
-SettingsDep = Annotated[SessionSettings, Depends(settings)]
+RuntimeDep = Annotated[SessionRuntime, Depends(_runtime)]
+ConsentDep = Annotated[ConsentClient, Depends(_consent)]
+#: what the platform publishes (clinic numbers, its domains), from the settings, built at start
+FlagConfigDep = Annotated[MessageFlagConfig, Depends(_flag_config)]
+SettingsDep = Annotated[SessionSettings, Depends(_settings)]
 CallerDep = PrincipalDep
 
 
@@ -61,7 +73,7 @@ def not_found(what: str) -> HTTPException:
 
 async def authorize_client(conn: asyncpg.Connection, caller: Principal, client_id: str) -> str:
     """The clinician responsible for ``client_id`` if the caller may act for that client, else 403."""
-    clinician_id = await care.clinician_of(conn, client_id)
+    clinician_id = (await intake_view.client_facts(conn, client_id)).clinician_id
     if caller.role == "client":
         if caller.subject != client_id:
             raise forbid("client_id: a client acts only for themself")

@@ -23,6 +23,7 @@ from rapport_common.db import outbox
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import AgeBand, OrsSubmitted, PulseSubmitted, SrsSubmitted, WaiSubmitted
 from rapport_common.events.fields import ScaleItem
+from rapport_common.projections import intake_view
 from rapport_common.service import ClockDep
 from rapport_session import consent_client as scopes
 from rapport_session.api.deps import CallerDep, ConsentDep, PoolDep, authorize_session, not_found
@@ -30,8 +31,8 @@ from rapport_session.api.models import Body
 from rapport_session.consent_client import ConsentClient
 from rapport_session.domain import feedback as rules
 from rapport_session.events import build
-from rapport_session.store import care, sessions
 from rapport_session.store import feedback as store
+from rapport_session.store import sessions
 
 router = APIRouter(prefix="/sessions/{session_id}/feedback", tags=["feedback"])
 
@@ -124,7 +125,7 @@ async def submit_ors(
     """Outcome Rating Scale, at the start of a session (in the waiting room or once running)."""
     async with pool.acquire() as conn:
         row = await sessions.get(conn, session_id)
-        age_band = await care.age_band_of(conn, row["client_id"]) if row is not None else None
+        age_band = (await intake_view.client_facts(conn, row["client_id"])).age_band if row is not None else None
 
     def payload(response_id: str, row: Any) -> Any:
         if age_band is None:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -23,25 +23,18 @@ from rapport_session import consent_client as scopes
 from rapport_session.api.deps import (
     CallerDep,
     ConsentDep,
+    FlagConfigDep,
     PoolDep,
     SettingsDep,
     authorize_client,
     forbid,
 )
 from rapport_session.api.models import Body, Id
-from rapport_session.domain.message_flags import MessageFlagConfig, detect_flags
+from rapport_session.domain.message_flags import detect_flags
 from rapport_session.events import build
 from rapport_session.store import messages as store
 
 router = APIRouter(prefix="/messages", tags=["messages"])
-
-
-async def flag_config(request: Request) -> MessageFlagConfig:
-    """What the platform publishes (clinic numbers, its domains), from the settings, built at start."""
-    return request.app.state.runtime.extras["flag_config"]
-
-
-FlagConfigDep = Annotated[MessageFlagConfig, Depends(flag_config)]
 
 
 class MessageRequest(Body):

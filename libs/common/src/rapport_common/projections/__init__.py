@@ -1,0 +1,1 @@
+"""Views a service keeps of facts another service owns, written once for every service that keeps them."""
