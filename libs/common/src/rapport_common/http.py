@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rapport_common.application.unit_of_work import Outcome
 from rapport_common.db.pool import is_transient_db_error
 from rapport_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -154,3 +155,9 @@ def install_http_conventions(app: FastAPI, service: str) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def outcome_response(outcome: Outcome) -> JSONResponse:
+    """A use case's outcome as the route's answer; a stored answer to a retried request says so."""
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
