@@ -55,7 +55,7 @@ Handler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
-class _Rebalance(ConsumerRebalanceListener):
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
     def __init__(self, owner: BatchConsumer) -> None:
         self._owner = owner
 
