@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
@@ -63,7 +63,7 @@ async def send_message(
     """A client writes to their clinician, or a clinician to an assigned client. Emits ``message-sent``."""
     if caller.role not in ("client", "clinician"):
         raise forbid(f"role {caller.role!r} may not send messages")
-    sender = cast(Participant, caller.role)  # checked just above: client or clinician
+    sender: Participant = caller.role  # narrowed just above: client or clinician
     if len(request.body) > settings.message_max_chars:
         raise HTTPException(422, f"body.body: at most {settings.message_max_chars} characters")
     if not request.body.strip():
