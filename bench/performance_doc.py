@@ -153,10 +153,10 @@ def render_generated(records: Sequence[RunRecord], *, machine: str, rendered_at:
         "",
         "## Latest `./rapport bench` run",
         "",
-        f"Rendered {rendered_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC from the {len(ordered)} runs of one "
-        f"`./rapport bench`, on one machine: {machine}. The load average is the machine's one-minute figure "
-        "before and after each run: other work on the machine shares its CPUs, so read each figure with it and "
-        "next to the baseline taken in the same run.",
+        f"Rendered {rendered_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC from {len(ordered)} "
+        f"run{'' if len(ordered) == 1 else 's'} of one `./rapport bench`, on one machine: {machine}. "
+        "The load average is the machine's one-minute figure before and after each run: other work on the "
+        "machine shares its CPUs, so read each figure with it and next to the baseline taken in the same run.",
         "",
         "| run | started (UTC) | took | load before / after | broker, database | command |",
         "|---|---|---:|---|---|---|",

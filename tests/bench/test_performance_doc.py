@@ -95,7 +95,7 @@ def test_the_generated_part_has_date_machine_load_commands_and_every_table() -> 
     text = render_generated([SUITE, OUTBOX], machine="2 CPUs, 24 GiB memory", rendered_at=T0 + timedelta(minutes=7))
     lines = text.splitlines()
     assert lines[0].startswith(BEGIN) and lines[-1].startswith(END)
-    assert "Rendered 2026-12-03 09:07 UTC from the 2 runs of one `./rapport bench`" in text
+    assert "Rendered 2026-12-03 09:07 UTC from 2 runs of one `./rapport bench`" in text
     assert "2 CPUs, 24 GiB memory" in text
     assert (
         "| Outbox pipeline | 2026-12-03 09:00 | 41 s | 0.4 / 1.9 | Tansu (embedded), embedded PostgreSQL | "
@@ -112,6 +112,7 @@ def test_the_generated_part_has_date_machine_load_commands_and_every_table() -> 
 
 def test_only_the_generated_part_is_replaced() -> None:
     generated = render_generated([OUTBOX], machine="m", rendered_at=T0)
+    assert "from 1 run of one" in generated
     updated = update_document(HAND, generated)
     before, after = HAND.split(BEGIN)[0], HAND.split(END)[1].split("\n", 1)[1]
     assert updated.startswith(before)
