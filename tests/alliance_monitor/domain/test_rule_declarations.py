@@ -8,13 +8,14 @@ them); written out here instead they would be one more copy to keep in step.
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 
 import pytest
 
 from rapport_alliance_monitor.domain.config import RulesConfig
 from rapport_alliance_monitor.domain.rules import RULES, RULES_BY_EVENT
-from rapport_alliance_monitor.domain.rules.declaration import explanation, placeholders
+from rapport_alliance_monitor.domain.rules.declaration import Rule, explanation
 from rapport_common.events.alerts import RULE_IDS
 from rapport_common.events.feedback import OrsSubmitted, PulseSubmitted, SrsSubmitted
 from rapport_common.events.session import (
@@ -93,6 +94,12 @@ def test_the_config_has_exactly_the_sections_the_declarations_read() -> None:
     sections = RulesConfig.sections()
     assert set(sections.values()) == {rule.thresholds for rule in RULES.values() if rule.thresholds is not None}
     assert set(RulesConfig.model_fields) == {*sections, "rules"}
+
+
+def placeholders(rule: Rule) -> set[str]:
+    """The config sections ``rule.explains`` reads (``{srs.cutoff:g}`` -> ``srs``)."""
+    fields = (name for _, name, _, _ in string.Formatter().parse(rule.explains) if name)
+    return {name.split(".")[0] for name in fields}
 
 
 def test_each_rules_wording_reads_only_its_own_thresholds() -> None:

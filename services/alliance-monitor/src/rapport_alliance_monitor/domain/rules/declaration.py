@@ -52,6 +52,8 @@ Check = Callable[[Facts, Any, "RulesConfig"], Verdict]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
+    """A rule as DOMAIN.md's table states it, with its check."""
+
     id: RuleId
     category: Category
     #: defaults; a rules config may override them per organisation
@@ -84,15 +86,9 @@ class _Wording(string.Formatter):
             return _WORDS.get(value, f"{value:g}")
         if format_spec == "days":
             return {1: "a day", 7: "a week"}.get(value, f"{value:g} days")
-        return str(super().format_field(value, format_spec))
+        return super().format_field(value, format_spec)
 
 
 def explanation(rule: Rule, *, config: RulesConfig) -> str:
     """``rule.explains`` with the thresholds of ``config`` filled in."""
     return _Wording().format(rule.explains, **dict(config))
-
-
-def placeholders(rule: Rule) -> set[str]:
-    """The config sections ``rule.explains`` reads (``{srs.cutoff:g}`` -> ``srs``)."""
-    fields = (name for _, name, _, _ in string.Formatter().parse(rule.explains) if name)
-    return {name.split(".")[0] for name in fields}
