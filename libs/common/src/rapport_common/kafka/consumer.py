@@ -63,10 +63,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka s
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._owner.processing:  # the batch in hand finishes and commits first
+            self._owner._partitions_revoked(set(revoked))
             if self._owner.on_revoked is not None:
                 await self._owner.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._owner._partitions_assigned(set(assigned))
         if self._owner.on_assigned is not None:
             await self._owner.on_assigned(set(assigned))
 
@@ -185,6 +187,12 @@ class BatchConsumer:
             return False
         await self._commit(batches)
         return True
+
+    def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Called on a rebalance, after the batch in hand has committed (a subclass drops what it holds)."""
+
+    def _partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Called on a rebalance with the partitions now assigned."""
 
     def _nothing_held(self) -> bool:
         """Whether every record fetched so far has been handled (a subclass may hold some back)."""

@@ -97,6 +97,11 @@ class StreamTimeMerger(Generic[R]):
         part = self._groups.get(number, {}).get(topic)
         return len(part.buffer) if part is not None else 0
 
+    def first_held_offset(self, topic: str, number: int) -> int | None:
+        """The offset of the partition's first buffered record (None when it holds none)."""
+        part = self._groups.get(number, {}).get(topic)
+        return part.buffer[0].offset if part is not None and part.buffer else None
+
     def total_buffered(self) -> int:
         return sum(len(part.buffer) for group in self._groups.values() for part in group.values())
 
