@@ -34,3 +34,8 @@ async def _refusal_response(_: Request, exc: Exception) -> JSONResponse:
 
 def install_refusals(app: FastAPI) -> None:
     app.add_exception_handler(Refusal, _refusal_response)
+
+
+class StartRefused(RuntimeError):
+    """A service part that must not start as configured (no retry mends it): the runtime stops at once with
+    this message instead of waiting for a dependency."""

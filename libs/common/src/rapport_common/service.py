@@ -36,7 +36,7 @@ from rapport_common.http import install_http_conventions
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.kafka.producer import EventProducer
 from rapport_common.logs import configure_logging
-from rapport_common.refusal import install_refusals
+from rapport_common.refusal import StartRefused, install_refusals
 from rapport_common.settings import ServiceSettings, load_settings
 from rapport_common.telemetry import redact_url_attributes, setup_tracing
 from rapport_common.workers import Worker
@@ -134,6 +134,8 @@ async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], *, timeout_s:
     while True:
         try:
             return await attempt()
+        except StartRefused:
+            raise
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"{what} not reachable after {timeout_s:.0f}s: {exc}") from exc

@@ -91,6 +91,7 @@ class BatchConsumer:
         on_assigned: PartitionsHook | None = None,
         on_revoked: PartitionsHook | None = None,
         read_first: Sequence[str] = (),
+        assignors: Sequence[Any] = (),
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -128,6 +129,8 @@ class BatchConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(100, session_timeout_ms // 5),
             max_poll_records=max_records,
+            # aiokafka's round-robin unless a consumer needs another (co-partitioned reading)
+            **({"partition_assignment_strategy": tuple(assignors)} if assignors else {}),
         )
 
     @property

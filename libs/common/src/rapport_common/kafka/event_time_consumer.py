@@ -26,8 +26,15 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent, log
+from rapport_common.kafka.copartition import CoPartitionedAssignor, unequal_partition_counts
+from rapport_common.kafka.reading import topic_partitions
 from rapport_common.kafka.stream_time import END_OF_TIME, OrderKey, StreamTimeMerger
 from rapport_common.metrics import CONSUMER_LAG
+from rapport_common.refusal import StartRefused
+
+
+class UnequalPartitions(StartRefused):
+    """The merged topics do not have equal partition counts."""
 
 
 class EventTimeConsumer(BatchConsumer):
@@ -40,7 +47,7 @@ class EventTimeConsumer(BatchConsumer):
         max_held_per_partition: int = 2_000,
         **options: Any,
     ) -> None:
-        super().__init__(**options)
+        super().__init__(assignors=(CoPartitionedAssignor,), **options)
         self.merged = frozenset(merged) & set(self.topics)
         self.table_time = table_time
         self.max_held_per_partition = max_held_per_partition
@@ -48,6 +55,17 @@ class EventTimeConsumer(BatchConsumer):
         #: per partition, the offset after the last record fetched (decoded, dead-lettered or held)
         self._fetched_to: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        """Refuse to start when the merged topics' partition counts differ (their partitions would not line
+        up), with a message naming the topics and their counts."""
+        await super().start()
+        counts: dict[str, int] = {topic: 0 for topic in self.merged}
+        for tp in await topic_partitions(self._consumer, sorted(self.merged)):
+            counts[tp.topic] += 1
+        if (problem := unequal_partition_counts(counts)) is not None:
+            await self.close()
+            raise UnequalPartitions(problem)
 
     def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # what is held was never committed: the next owner (or this one, reassigned) reads it again
