@@ -35,7 +35,7 @@ async def _seed(conn: asyncpg.Connection) -> None:
         await conn.execute(
             """INSERT INTO alerts (alert_id, rule, category, severity, audience, client_id, clinician_id, summary,
                                    evidence, raised_at)
-               VALUES ($1, 'srs-drop', 'alliance', 'warning', $2, 'c1', $3, 's', '{}', $4)""",
+               VALUES ($1, 'srs-drop', 'alliance', 'medium', $2, 'c1', $3, 's', '{}', $4)""",
             alert_id,
             audience,
             clinician_id,
