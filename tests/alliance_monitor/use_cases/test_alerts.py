@@ -116,3 +116,8 @@ async def test_search_answers_what_the_caller_may_see_and_refuses_naive_times(tr
         with pytest.raises(Refusal) as naive:
             await use_cases.search(uow, principal=K1, query=AlertQuery(until=datetime(2026, 3, 2, 9, 30)))
     assert (naive.value.status, naive.value.field) == (422, "query.until")
+
+
+def test_an_action_s_idempotency_key_is_scoped_to_the_caller_and_the_alert() -> None:
+    scope = use_cases.AlertIdempotency("alert-resolve", K1, "key-1", {"note": "n"}, alert_id="a1").scope
+    assert scope == "alert-resolve:clinician:k1:a1"  # the value stored keys had before use cases
