@@ -30,9 +30,11 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 
-from rapport_alliance_monitor.app import build_app
+from rapport_alliance_monitor.app import SPEC, build_app
 from rapport_alliance_monitor.settings import DEFAULT_TOPICS, AllianceMonitorSettings
 from rapport_common.auth import issue_token
+from rapport_common.db.migrations import apply_migrations
+from rapport_common.db.pool import create_pool
 from rapport_common.events import alerts as alert_topic
 from rapport_common.events import decode_event, encode_event
 from rapport_common.events.codec import KafkaRecord
@@ -393,3 +395,19 @@ class Kit:
 @pytest.fixture
 def kit() -> type[Kit]:
     return Kit
+
+
+@pytest.fixture
+async def monitor_pool(make_database: Callable[..., Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated monitor database (real PostgreSQL) with no service running: for the store and use cases."""
+    url = await make_database("am_store")
+    conn = await asyncpg.connect(url)
+    try:
+        await apply_migrations(conn, SPEC.name, SPEC.migrations)
+    finally:
+        await conn.close()
+    pool = await create_pool(url)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -219,6 +219,8 @@ class Analysis:
             self._starts.append((started.client_id, started.clinician_id, started.session_id, event.time))
 
     async def _store_alerts(self) -> Stored:
+        """Each decision stored unless a replay already did (alert ids are deterministic), with its history
+        row and its ``alliance.alerts`` event."""
         stored = Stored()
         if not self._decisions:
             return stored
@@ -227,57 +229,63 @@ class Analysis:
         for decision, trigger in self._decisions:
             trace = trigger.traceparent
             if isinstance(decision, Raise):
-                if not await alerts.insert_raised(self.conn, decision):
-                    continue  # replayed: the alert exists already
-                await alerts.append_history(
-                    self.conn,
-                    decision.alert_id,
-                    action="raised",
-                    by="rule",
-                    at=decision.at,
-                    summary=decision.summary,
-                    evidence=list(decision.evidence),
-                )
-                published.append(alert_events.raised(decision, traceparent=trace))
-                stored.raised.append(decision)
+                event = await self._store_raise(decision, trace)
+                if event is not None:
+                    stored.raised.append(decision)
             elif isinstance(decision, Update):
-                added = await alerts.add_evidence(self.conn, decision)
-                if not added:
-                    continue
-                await alerts.append_history(
-                    self.conn,
-                    decision.alert_id,
-                    action="updated",
-                    by="rule",
-                    at=decision.at,
-                    summary=decision.summary,
-                    evidence=added,
-                )
-                published.append(alert_events.updated(decision, added, traceparent=trace))
-            elif isinstance(decision, Resolve):
-                if not await alerts.resolve(
-                    self.conn, decision.alert_id, by=decision.by, at=decision.at, reason=decision.reason
-                ):
-                    continue
-                await alerts.append_history(
-                    self.conn,
-                    decision.alert_id,
-                    action="resolved",
-                    by=decision.by,
-                    at=decision.at,
-                    note=decision.reason,
-                )
-                published.append(
-                    alert_events.resolved(
-                        alert_id=decision.alert_id,
-                        client_id=decision.client_id,
-                        by=decision.by,
-                        at=decision.at,
-                        reason=decision.reason,
-                        traceparent=trace,
-                    )
-                )
-                stored.resolved_rules.append(decision.rule)
+                event = await self._store_update(decision, trace)
+            else:
+                event = await self._store_resolve(decision, trace)
+                if event is not None:
+                    stored.resolved_rules.append(decision.rule)
+            if event is not None:
+                published.append(event)
         if published:
             await outbox.enqueue(self.conn, published)
         return stored
+
+    async def _store_raise(self, decision: Raise, trace: str | None) -> CloudEvent[Any] | None:
+        if not await alerts.insert_raised(self.conn, decision):
+            return None  # replayed: the alert exists already
+        await alerts.append_history(
+            self.conn,
+            decision.alert_id,
+            action="raised",
+            by="rule",
+            at=decision.at,
+            summary=decision.summary,
+            evidence=list(decision.evidence),
+        )
+        return alert_events.raised(decision, traceparent=trace)
+
+    async def _store_update(self, decision: Update, trace: str | None) -> CloudEvent[Any] | None:
+        added = await alerts.add_evidence(self.conn, decision)
+        if not added:
+            return None
+        await alerts.append_history(
+            self.conn,
+            decision.alert_id,
+            action="updated",
+            by="rule",
+            at=decision.at,
+            summary=decision.summary,
+            evidence=added,
+        )
+        return alert_events.updated(decision, added, traceparent=trace)
+
+    async def _store_resolve(self, decision: Resolve, trace: str | None) -> CloudEvent[Any] | None:
+        if not await alerts.resolve(
+            self.conn, decision.alert_id, by=decision.by, at=decision.at, reason=decision.reason
+        ):
+            return None
+        await alerts.append_history(
+            self.conn, decision.alert_id, action="resolved", by=decision.by, at=decision.at, note=decision.reason
+        )
+        return alert_events.resolved(
+            alert_id=decision.alert_id,
+            client_id=decision.client_id,
+            by=decision.by,
+            at=decision.at,
+            reason=decision.reason,
+            traceparent=trace,
+        )

@@ -31,7 +31,7 @@ async def _compose(base: Foundation[AllianceMonitorSettings]) -> MonitorParts:
 
 def _workers(runtime: MonitorRuntime) -> list[Worker]:
     settings = runtime.settings
-    job = ConsentHoldJob(runtime.pool, runtime.parts.rules, consumer=runtime.consumer(settings.consumer_group))
+    job = ConsentHoldJob(runtime.transactions, runtime.parts.rules, consumer=runtime.consumer(settings.consumer_group))
     return [hold_worker(job, poll_s=settings.consent_hold_poll_s), runtime.parts.hub]
 
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import asyncpg
-
-from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.metrics import CONSENT_HOLDS
-from rapport_alliance_monitor.store import holds, progress
+from rapport_alliance_monitor.store import holds
+from rapport_alliance_monitor.use_cases import monitoring
+from rapport_common.application.unit_of_work import Transactions
 from rapport_common.kafka.consumer import BatchConsumer
 from rapport_common.workers import PollingWorker
 
@@ -31,9 +30,12 @@ log = logging.getLogger(__name__)
 
 
 class ConsentHoldJob:
-    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, consumer: BatchConsumer) -> None:
-        self.pool = pool
-        self.config = config
+    """One round per poll: the instance's partition marks stored, then every hold that may be decided, a
+    batch per unit of work (see :mod:`rapport_alliance_monitor.use_cases.monitoring`)."""
+
+    def __init__(self, transactions: Transactions, rules: RulesConfig, *, consumer: BatchConsumer) -> None:
+        self.transactions = transactions
+        self.rules = rules
         self.consumer = consumer
 
     async def round(self) -> None:
@@ -41,28 +43,25 @@ class ConsentHoldJob:
         until = await self.decidable_until()  # once per round, not per batch of holds
         while until is not None and await self.expire_once(until):
             pass
-        CONSENT_HOLDS.set(await holds.count(self.pool))
+        CONSENT_HOLDS.set(await holds.count(self.transactions.pool))
 
     async def decidable_until(self) -> datetime | None:
         """Store this instance's partition marks; holds that ended before the returned moment may be decided."""
         consumer = self.consumer
         marks = {(tp.topic, tp.partition): at for tp, at in consumer.partition_caught_up.items()}
-        await progress.record(self.pool, consumer.group_id, marks)
-        partitions = consumer.partition_count()
-        if partitions is None:
-            return None
-        return await progress.all_caught_up_since(self.pool, consumer.group_id, consumer.topics, partitions)
+        async with self.transactions.begin() as uow:
+            return await monitoring.decidable_until(
+                uow, group=consumer.group_id, marks=marks, topics=consumer.topics, partitions=consumer.partition_count()
+            )
 
     async def expire_once(self, until: datetime) -> int:
-        """One transaction deciding up to a batch of the holds that ended before ``until``; returns how many."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
-            decided = await analysis.expire_holds(until=until)
-            stored = await analysis.finish()
-        stored.observe()
-        if decided:
-            log.info("consent holds decided", extra={"count": decided})
-        return decided
+        """One unit of work deciding up to a batch of the holds that ended before ``until``; returns how many."""
+        async with self.transactions.begin() as uow:
+            decided = await monitoring.decide_ended_holds(uow, rules=self.rules, until=until)
+        decided.stored.observe()
+        if decided.count:
+            log.info("consent holds decided", extra={"count": decided.count})
+        return decided.count
 
 
 def hold_worker(job: ConsentHoldJob, *, poll_s: float) -> PollingWorker:

@@ -1,53 +1,95 @@
-"""The monitor's one consumer group over the four input topics: one transaction per batch.
+"""The monitor's one consumer group over the four input topics: one unit of work per batch.
+
+What it consumes is what the engine acts on (:data:`~rapport_alliance_monitor.domain.engine.HANDLED_TYPES`,
+read off the engine's transitions, rules and consent-violation scopes); :data:`SUBSCRIPTIONS` declares it per
+topic for the AsyncAPI document, and the handler skips every other type (its position still moves past it).
 
 The batch's partitions' stored positions come first (records below them were processed already: a
 redelivery after a crash or a rebalance stops there; see ``store/positions.py``), then
 :class:`~rapport_alliance_monitor.analysis.Analysis` does the rest inside the same transaction, and the
 positions move past the batch in it too. Nothing is kept in memory between batches, so a partition moving
-to another instance, or a restart, continues from PostgreSQL. (States kept in memory between batches were
+to another instance, or a restart, continues from PostgreSQL. This is a batch engine rather than
+:class:`~rapport_common.application.handlers.EventHandlers`: the analysis of a batch loads and writes each
+state row once for all its events, and stored positions replace the inbox. (States kept in memory between batches were
 built and measured: slower here, and 16 MB per 1,000 pairs; see README.)
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition
 
-from rapport_alliance_monitor.analysis import Analysis
 from rapport_alliance_monitor.domain import RulesConfig
+from rapport_alliance_monitor.domain.engine import HANDLED_TYPES
 from rapport_alliance_monitor.runtime import MonitorRuntime
+from rapport_alliance_monitor.settings import DEFAULT_TOPICS
 from rapport_alliance_monitor.store import positions
+from rapport_alliance_monitor.use_cases import monitoring
+from rapport_common.application.handlers import Subscription
+from rapport_common.application.unit_of_work import Transactions
+from rapport_common.events import consent, feedback, intake, session
+from rapport_common.events.envelope import CloudEvent
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
 
 log = logging.getLogger(__name__)
 
 
+SERVICE = "alliance-monitor"
+#: the consumer's default name (its group id, ``AllianceMonitorSettings.consumer_group``)
+CONSUMER = "alliance-monitor"
+_USES = {
+    intake.TOPIC: "clinicians' working hours and supervisors, clients' age bands, assignments and baselines",
+    consent.TOPIC: "the consent timeline that gates every analysis (and raises consent-violation)",
+    session.TOPIC: "attendance, live telemetry, overruns and messages for the alliance rules",
+    feedback.TOPIC: "SRS, ORS and pulse scores for the alliance rules and the trend chart",
+}
+
+#: what the monitor consumes, one subscription per input topic, for the AsyncAPI document
+SUBSCRIPTIONS = tuple(
+    Subscription(
+        service=SERVICE,
+        consumer=CONSUMER,
+        topic=topic,
+        handles=tuple(sorted((c for c in HANDLED_TYPES if c.topic == topic), key=lambda c: c.event_type())),
+        summary=_USES[topic],
+    )
+    for topic in DEFAULT_TOPICS
+)
+
+
 class MonitorHandler:
-    def __init__(self, pool: asyncpg.Pool, config: RulesConfig, *, group: str, check: PositionCheck) -> None:
-        self.pool = pool
-        self.config = config
+    """The batch handler: positions claimed, the new events analysed, positions moved, in one unit of work."""
+
+    def __init__(self, transactions: Transactions, rules: RulesConfig, *, group: str, check: PositionCheck) -> None:
+        self.transactions = transactions
+        self.rules = rules
         self.group = group
         self.check = check
 
     async def __call__(self, batch: list[ConsumedEvent]) -> None:
         await self.check.ensure({TopicPartition(*where) for where in {(c.topic, c.partition) for c in batch}})
-        async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await positions.claim(conn, self.group, batch)
-            seen: set[str] = set()
-            events: list[Any] = []
-            for consumed in fresh:
-                if consumed.event.id not in seen:  # the same id twice in one batch (a producer retry): once
-                    seen.add(consumed.event.id)
-                    events.append(consumed.event)
+        async with self.transactions.begin() as uow:
+            events = _handled(await positions.claim(uow.conn, self.group, batch))
             if not events:
-                return
-            analysis = Analysis(conn, self.config, hold_seconds=self.config.consent.hold_seconds)
-            await analysis.process(events)
-            stored = await analysis.finish()
+                return  # the positions still move past the batch
+            stored = await monitoring.analyse(uow, events=events, rules=self.rules)
         stored.observe()
+
+
+def _handled(fresh: Sequence[ConsumedEvent]) -> list[CloudEvent[Any]]:
+    """The events the engine acts on, in order; the same id twice in one batch (a producer retry) once."""
+    seen: set[str] = set()
+    events: list[CloudEvent[Any]] = []
+    for consumed in fresh:
+        event = consumed.event
+        if type(event) in HANDLED_TYPES and event.id not in seen:
+            seen.add(event.id)
+            events.append(event)
+    return events
 
 
 class PositionCheck:
@@ -104,7 +146,7 @@ def monitor_consumer(runtime: MonitorRuntime) -> BatchConsumer:
         service="alliance-monitor",
         group_id=settings.consumer_group,
         topics=settings.consume_topics,
-        handler=MonitorHandler(runtime.pool, runtime.parts.rules, group=settings.consumer_group, check=check),
+        handler=MonitorHandler(runtime.transactions, runtime.parts.rules, group=settings.consumer_group, check=check),
         dead_letters=runtime.producer,
         **settings.consumer_options(),
         read_first=settings.read_first_topics,

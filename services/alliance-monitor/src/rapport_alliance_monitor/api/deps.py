@@ -8,16 +8,21 @@ from fastapi import Depends, Request
 
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.runtime import MonitorRuntime
+from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
 from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
 
-__all__ = ["ClockDep", "HubDep", "PoolDep", "RulesDep", "RuntimeDep", "TransactionsDep"]
+__all__ = ["ClockDep", "HubDep", "PoolDep", "RulesDep", "RuntimeDep", "SettingsDep", "TransactionsDep"]
 
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
 async def _runtime(request: Request) -> MonitorRuntime:
     return current_runtime(request)
+
+
+async def _settings(request: Request) -> AllianceMonitorSettings:
+    return (await _runtime(request)).settings
 
 
 async def _rules(request: Request) -> RulesConfig:
@@ -29,5 +34,6 @@ async def _hub(request: Request) -> AlertHub:
 
 
 RuntimeDep = Annotated[MonitorRuntime, Depends(_runtime)]
+SettingsDep = Annotated[AllianceMonitorSettings, Depends(_settings)]
 RulesDep = Annotated[RulesConfig, Depends(_rules)]
 HubDep = Annotated[AlertHub, Depends(_hub)]

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from rapport_alliance_monitor.domain.consent_timeline import ConsentTimeline
 from rapport_alliance_monitor.domain.state import ClientState
 from rapport_common.events import alerts, consent, feedback, intake
+from rapport_common.events.catalog import EVENT_CLASSES
 from rapport_common.events.consent import ConsentScope
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.session import MessageSent, RecordingStarted, SessionStarted, SessionTelemetry
@@ -70,19 +71,23 @@ def required_scopes(event: CloudEvent[Any]) -> tuple[ConsentScope, ...]:
     return (scope,)
 
 
+#: the scope whose absence at event time is a ``consent-violation``, per event type (DOMAIN.md's list: a
+#: session start, a recording, telemetry, any feedback, and a message only when scanning flagged it)
+VIOLATION_SCOPES: dict[type[CloudEvent[Any]], ConsentScope] = {
+    SessionStarted: "telehealth-treatment",
+    RecordingStarted: "session-recording",
+    SessionTelemetry: "alliance-analytics",
+    **{cls: "measurement-feedback" for cls in EVENT_CLASSES if cls.topic == feedback.TOPIC},
+    MessageSent: "message-scanning",
+}
+
+
 def violation_scopes(event: CloudEvent[Any]) -> tuple[ConsentScope, ...]:
-    """The scopes whose absence at event time is a ``consent-violation`` (DOMAIN.md's list)."""
-    if isinstance(event, SessionStarted):
-        return ("telehealth-treatment",)
-    if isinstance(event, RecordingStarted):
-        return ("session-recording",)
-    if isinstance(event, SessionTelemetry):
-        return ("alliance-analytics",)
-    if type(event).topic == feedback.TOPIC:
-        return ("measurement-feedback",)
-    if isinstance(event, MessageSent) and event.data.flags:
-        return ("message-scanning",)
-    return ()
+    """The scopes whose absence at event time is a ``consent-violation`` (see :data:`VIOLATION_SCOPES`)."""
+    scope = VIOLATION_SCOPES.get(type(event))
+    if scope is None or (isinstance(event, MessageSent) and not event.data.flags):
+        return ()
+    return (scope,)
 
 
 @dataclass(frozen=True, slots=True)

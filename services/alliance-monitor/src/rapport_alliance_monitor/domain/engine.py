@@ -17,16 +17,28 @@ from typing import Any
 
 from rapport_alliance_monitor.domain.alerts import AlertDecision
 from rapport_alliance_monitor.domain.config import RulesConfig
-from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysable
-from rapport_alliance_monitor.domain.rules import CONSENT_VIOLATION, apply, consent_violation, rules_for
+from rapport_alliance_monitor.domain.consent_gate import VIOLATION_SCOPES, ConsentDecision, analysable
+from rapport_alliance_monitor.domain.rules import CONSENT_VIOLATION, RULES_BY_EVENT, apply, consent_violation, rules_for
 from rapport_alliance_monitor.domain.state import ClientState, Facts, MonitorState, PairState
-from rapport_alliance_monitor.domain.transitions import record_client_event, record_clinician, record_pair_event
+from rapport_alliance_monitor.domain.transitions import (
+    CLIENT_TRANSITIONS,
+    CLINICIAN_TRANSITIONS,
+    PAIR_TRANSITIONS,
+    record_client_event,
+    record_pair_event,
+)
 from rapport_common.events import consent, feedback, intake, session
 from rapport_common.events.envelope import CloudEvent
-from rapport_common.events.intake import ClinicianRegistered
 
 _CLIENT_TOPICS = frozenset({intake.TOPIC, consent.TOPIC})
 _PAIR_TOPICS = frozenset({session.TOPIC, feedback.TOPIC})
+
+#: the event types the engine acts on, read off its registrations: a transition records it, a rule reads it,
+#: or its missing consent is a ``consent-violation``. Any other type changes nothing that matters (a pair
+#: would only remember its id), so the consumer skips it.
+HANDLED_TYPES: frozenset[type[CloudEvent[Any]]] = frozenset(
+    {*CLINICIAN_TRANSITIONS, *CLIENT_TRANSITIONS, *PAIR_TRANSITIONS, *RULES_BY_EVENT, *VIOLATION_SCOPES}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +51,7 @@ class StateKeys:
 
 
 def state_keys(event: CloudEvent[Any]) -> StateKeys:
-    if isinstance(event, ClinicianRegistered):
+    if type(event) in CLINICIAN_TRANSITIONS:
         return StateKeys(clinician_id=event.data.clinician_id)
     topic = type(event).topic
     if topic in _CLIENT_TOPICS:
@@ -63,7 +75,7 @@ def evaluate(
     """Apply ``event`` to ``state`` and run the rules. Missing rows (None) start empty."""
     if not consent_decision.final:
         raise ValueError(f"event {event.id}: consent is unknown-yet; hold the event until it is decided")
-    if isinstance(event, ClinicianRegistered):
+    if (record_clinician := CLINICIAN_TRANSITIONS.get(type(event))) is not None:
         return EvaluationResult(replace(state, clinician=record_clinician(state.clinician, event)))
     topic = type(event).topic
     if topic in _CLIENT_TOPICS:

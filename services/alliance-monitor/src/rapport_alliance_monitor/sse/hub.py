@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from rapport_alliance_monitor.api.access import can_see
+from rapport_alliance_monitor.domain.visibility import AlertFilter, visibility_of
 from rapport_alliance_monitor.store import alerts
 from rapport_common.auth import Principal
 from rapport_common.db.pool import TRANSIENT_DB_ERRORS
@@ -30,6 +30,8 @@ QUEUE_LIMIT = 1000
 @dataclass(eq=False)
 class Subscription:
     principal: Principal
+    #: the alerts the principal may see (None: none), worked out once when the stream subscribes
+    seen_by: AlertFilter | None
     #: history rows; None ends the stream (hub closing, or the subscriber fell too far behind)
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT + 1))
     #: the history id the hub had dispatched when the stream subscribed ("from now on")
@@ -54,7 +56,7 @@ class AlertHub:
     # -- streams --------------------------------------------------------------------------------------
 
     def subscribe(self, principal: Principal) -> Subscription:
-        subscription = Subscription(principal, start_after=self.last_id)
+        subscription = Subscription(principal, visibility_of(principal), start_after=self.last_id)
         self._subscriptions.add(subscription)
         return subscription
 
@@ -115,12 +117,7 @@ class AlertHub:
                 entry = dict(row)
                 self.last_id = entry["history_id"]
                 for subscription in list(self._subscriptions):
-                    if can_see(
-                        subscription.principal,
-                        clinician_id=entry["clinician_id"],
-                        audience=entry["audience"],
-                        supervisor_id=entry["supervisor_id"],
-                    ):
+                    if subscription.seen_by is not None and subscription.seen_by.admits(entry):
                         self._deliver(subscription, entry)
             if len(rows) < 500:
                 return

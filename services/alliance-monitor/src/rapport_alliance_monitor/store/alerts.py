@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from rapport_alliance_monitor.domain import Raise, Update
+from rapport_alliance_monitor.domain.visibility import AlertFilter
 
 _HISTORY_LOCK_KEY = 0x414C5254  # "ALRT"
 
@@ -135,27 +136,26 @@ async def history(conn: Conn, alert_id: str) -> list[asyncpg.Record]:
     )
 
 
-def visibility(role: str, subject: str, params: list[Any]) -> str:
-    """The SQL condition (over ``a`` and ``c``) for the alerts a caller may see; appends its parameters.
+#: the SQL column (over ``a`` and ``c``) of each :class:`AlertFilter` field
+FILTER_COLUMNS = {"audience": "a.audience", "clinician_id": "a.clinician_id", "supervisor_id": "c.supervisor_id"}
 
-    Mirrors :func:`rapport_alliance_monitor.api.access.can_see`.
+
+def filter_condition(seen_by: AlertFilter, params: list[Any]) -> str:
+    """The SQL condition (over ``a`` and ``c``) of ``seen_by``, read off its conditions; appends parameters.
+
+    Equality in SQL is false for a NULL column, as it is in :meth:`AlertFilter.admits` for None.
     """
-    if role == "clinician":
-        params.append(subject)
-        return f"(a.audience = 'clinician' AND a.clinician_id = ${len(params)})"
-    if role == "supervisor":
-        params.append(subject)
-        return f"(a.audience = 'supervisor' AND c.supervisor_id = ${len(params)})"
-    if role == "compliance":
-        return "(a.audience = 'compliance')"
-    return "false"
+    terms = []
+    for column, value in seen_by.conditions():
+        params.append(value)
+        terms.append(f"{FILTER_COLUMNS[column]} = ${len(params)}")
+    return f"({' AND '.join(terms)})"
 
 
 async def search(
     conn: Conn,
     *,
-    role: str,
-    subject: str,
+    seen_by: AlertFilter,
     client_id: str | None = None,
     status: str | None = None,
     rule: str | None = None,
@@ -163,8 +163,9 @@ async def search(
     until: datetime | None = None,
     limit: int = 100,
 ) -> list[asyncpg.Record]:
+    """The alerts ``seen_by`` admits, newest first, narrowed by the other arguments given."""
     params: list[Any] = []
-    where = [visibility(role, subject, params)]
+    where = [filter_condition(seen_by, params)]
     for column, value in (("a.client_id", client_id), ("a.status", status), ("a.rule", rule)):
         if value is not None:
             params.append(value)
@@ -196,13 +197,13 @@ async def last_history_id(conn: Conn) -> int:
 
 
 async def history_since(
-    conn: Conn, after: int, *, limit: int = 500, role: str | None = None, subject: str | None = None
+    conn: Conn, after: int, *, limit: int = 500, seen_by: AlertFilter | None = None
 ) -> list[asyncpg.Record]:
-    """History rows after ``after`` with their alert (all of them, or those ``role``/``subject`` may see)."""
+    """History rows after ``after`` with their alert (all of them, or those ``seen_by`` admits)."""
     params: list[Any] = [after]
     where = "h.id > $1"
-    if role is not None:
-        where += " AND " + visibility(role, subject or "", params)
+    if seen_by is not None:
+        where += " AND " + filter_condition(seen_by, params)
     params.append(limit)
     return await conn.fetch(
         f"""SELECT h.id AS history_id, h.action, h.by, h.at, h.note, h.evidence AS added_evidence, {ALERT_COLUMNS}
