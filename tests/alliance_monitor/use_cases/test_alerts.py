@@ -22,6 +22,7 @@ K1 = Principal("k1", "clinician")
 RAISE = Raise(
     alert_id="a1",
     rule="srs-drop",
+    kind="per-event",
     category="alliance",
     severity="medium",
     audience="clinician",
