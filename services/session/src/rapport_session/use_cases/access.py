@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from rapport_common.access import check_client_access
-from rapport_common.auth import Principal
+from rapport_common.auth import Principal, Role
 from rapport_common.projections import intake_view
 from rapport_common.refusal import Refusal
 from rapport_session.consent_client import ConsentClient
@@ -17,12 +17,15 @@ from rapport_session.domain.participants import Party, party_of
 from rapport_session.store import sessions
 from rapport_session.store.sessions import Row
 
+#: the roles that act for any client (the video gateway, the simulator)
+ALL_CLIENTS: tuple[Role, ...] = ("service",)
+
 
 async def assigned_clinician(conn: asyncpg.Connection, principal: Principal, *, client_id: str) -> str:
     """The clinician of record of ``client_id`` when the caller may act for that client (403 otherwise);
     409 while intake has assigned nobody yet (the service role, or the client themself, asked too early)."""
     clinician_id = (await intake_view.client_facts(conn, client_id)).clinician_id
-    check_client_access(principal, client_id=client_id, clinician_of_record=clinician_id, all_clients=("service",))
+    check_client_access(principal, client_id=client_id, clinician_of_record=clinician_id, all_clients=ALL_CLIENTS)
     if clinician_id is None:
         raise Refusal(409, "client_id", "the client has no assigned clinician yet")
     return clinician_id

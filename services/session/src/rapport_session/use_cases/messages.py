@@ -13,7 +13,7 @@ from typing import cast
 
 from rapport_common.application.unit_of_work import Idempotency, Outcome, Transactions, UnitOfWork
 from rapport_common.auth import Principal
-from rapport_common.events.session import MessageSent, MessageSentData, Participant
+from rapport_common.events.session import MessageFlag, MessageSent, MessageSentData, Participant
 from rapport_common.refusal import Refusal
 from rapport_session import consent_client as scopes
 from rapport_session.consent_client import ConsentClient
@@ -71,7 +71,7 @@ async def _store(
     request: MessageRequest,
     clinician_id: str,
     sender: Participant,
-    flags: list[str],
+    flags: list[MessageFlag],
     scanned: bool,
 ) -> Outcome:
     """Store the message and enqueue ``message-sent`` (flags only, never the text)."""
