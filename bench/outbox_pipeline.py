@@ -6,7 +6,8 @@ Starts a private embedded PostgreSQL and Tansu broker (or uses KAFKA_BOOTSTRAP_S
 measures in one run: (1) the raw broker rate: the same records produced in batches and read back with a plain
 consumer, no decoding, no database; (2) the full pipeline: events written to the outbox in transactions of
 500, published by the relay, consumed, validated, and applied with an inbox claim in one transaction per
-batch. Prints and writes ``bench-results/outbox_pipeline.md``; the ratio is the figure to compare across runs.
+batch. Prints and writes ``bench-results/outbox_pipeline.md`` and records the run for docs/performance.md
+(``bench/performance_doc.py``); the ratio is the figure to compare across runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +34,9 @@ from rapport_common.events import KafkaRecord, encode_event, new_event
 from rapport_common.events.session import SessionTelemetry, TelemetryData
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
 from rapport_common.kafka.producer import EventProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.performance_doc import begin_run
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -141,6 +146,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=200)
     args = parser.parse_args()
+    run_start = begin_run()
     stack = []
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database_url = os.environ.get("DATABASE_URL")
@@ -177,6 +183,9 @@ def main() -> None:
     out = Path(__file__).resolve().parent.parent / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "outbox_pipeline.md").write_text(report)
+    infra = "KAFKA_BOOTSTRAP_SERVERS" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "Tansu (embedded)"
+    infra += ", DATABASE_URL" if os.environ.get("DATABASE_URL") else ", embedded PostgreSQL"
+    run_start.save(name="outbox_pipeline", title="Outbox pipeline", infra=infra, markdown=report)
     print(report)
 
 

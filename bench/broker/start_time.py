@@ -5,7 +5,8 @@
 For Apache Kafka, "format" is ``kafka.tools.StorageTool format`` (a JVM per node, in parallel) and "ready"
 the time from spawning the nodes to every node being listed in the cluster's metadata; both come from a fresh
 data directory (the jars are already cached: the first fetch from Maven Central is not part of a start).
-Prints a markdown table of medians and writes ``bench-results/broker_start.md``.
+Prints a markdown table of medians, writes ``bench-results/broker_start.md`` and records the run for
+docs/performance.md (``bench/performance_doc.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +23,8 @@ from rapport_local.broker import EmbeddedBroker
 from rapport_local.kafka import KafkaCluster
 from rapport_local.kafka_jars import resolve
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.performance_doc import ROOT, begin_run
 
 
 def start_once(kind: str) -> tuple[float, float | None, float | None]:
@@ -50,6 +53,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="tansu,kafka-1,kafka-3")
     args = parser.parse_args()
     distribution = resolve()  # fetch the jars first, outside the timings
+    run_start = begin_run()
     lines = [
         f"Apache Kafka {distribution.version} on {distribution.java}; medians of {args.runs} fresh starts",
         "",
@@ -68,6 +72,12 @@ def main() -> None:
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "broker_start.md").write_text(report + "\n")
+    run_start.save(
+        name="broker_start",
+        title="Broker start",
+        infra=f"{args.kinds} (embedded; Apache Kafka {distribution.version})",
+        markdown=report,
+    )
     print(report)
 
 

@@ -9,7 +9,8 @@ Starts ``python -m rapport_local run`` in a subprocess (or uses a running suite 
 4. live alert latency idle (baseline) and under a mixed load (telemetry in batches of 10 + pulses), and the
    suite's sustained event rate (growth of session.events + feedback.events during the mixed load);
 5. all along: consumer lag from every ``/metrics`` and the RSS of every suite process (psutil).
-Writes ``bench-results/suite/report.md`` and PNG plots beside it; a tqdm bar shows the phases.
+Writes ``bench-results/suite/report.md`` and PNG plots beside it, and records the run for docs/performance.md
+(``bench/performance_doc.py``); a tqdm bar shows the phases.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from typing import Any
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from broker import end_offsets, raw_rate
 from latency import AlertStream, probe
 from launch import ROOT, Suite
 from load import Caller, closed_loop, healthz_request, prepare, pulse_request, srs_request, telemetry_request
 from sampling import Samples, sample_forever
-from writeup import write_report
+from writeup import report_body, write_report
+
+from bench.performance_doc import begin_run
 
 PHASES = [
     "suite start",
@@ -149,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-port", type=int, default=9700)
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "suite")
     args = p.parse_args(argv)
+    run_start = begin_run()
     bar = tqdm(total=len(PHASES), desc="rapport bench", unit="phase")
     suite = None
     try:
@@ -169,6 +174,16 @@ def main(argv: list[str] | None = None) -> int:
             suite.stop()
         bar.close()
     report = write_report(results, args.out)
+    broker = run.get("broker") or {}
+    infra = " ".join(str(broker[key]) for key in ("kind", "version") if broker.get(key)) or "broker not named"
+    infra += " (the running suite of --run-json)" if args.run_json else ", embedded PostgreSQL"
+    plots = os.path.relpath(report.parent, ROOT)
+    run_start.save(
+        name="suite",
+        title="Whole suite through its APIs",
+        infra=infra,
+        markdown=report_body(results) + f"\nPlots: `{plots}/*.png` (git-ignored).\n",
+    )
     print(f"report: {report}")
     return 0
 

@@ -64,7 +64,11 @@ def _plot_rates(phases: list[Any], path: Path) -> None:
     plt.close(fig)
 
 
+PLOTS = ("lag", "rss", "latency", "rates")
+
+
 def write_report(results: dict[str, Any], out: Path) -> Path:
+    """``report.md`` (:func:`report_body` and the plots) and the plots' PNGs in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     samples = results["samples"]
     _plot_series(
@@ -76,8 +80,17 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     )
     _plot_series(samples.rss, samples.marks, "Resident memory per process (incl. children)", "MiB", out / "rss.png")
     _plot_latency(results["latency_idle"], results["latency_load"], out / "latency.png")
+    _plot_rates(results["phases"] + results["mixed"], out / "rates.png")
+    images = " ".join(f"![{name}]({name}.png)" for name in PLOTS)
+    path = out / "report.md"
+    path.write_text(report_body(results) + "\n" + images + "\n")
+    return path
+
+
+def report_body(results: dict[str, Any]) -> str:
+    """The report's text without the plots (docs/performance.md takes this part)."""
+    samples = results["samples"]
     phases = results["phases"] + results["mixed"]
-    _plot_rates(phases, out / "rates.png")
     broker = results["broker"]
     sustained = results["sustained"]
     sustained_rate = sustained["accepted_events"] / sustained["seconds"]
@@ -140,11 +153,4 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
                 f"- RSS `{name}`: first {points[0][1]:.0f} MiB, max {max(v for _, v in points):.0f} MiB, "
                 f"last {points[-1][1]:.0f} MiB"
             )
-    lines += [
-        "",
-        "![lag](lag.png) ![rss](rss.png) ![latency](latency.png) ![rates](rates.png)",
-        "",
-    ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from rapport_common.service import ServiceRuntime, ServiceSpec, create_app
+from rapport_common.service import ServiceRuntime, ServiceSpec, create_app, no_parts
 from rapport_common.settings import ServiceSettings
 from rapport_common.workers import PollingWorker
 
@@ -94,7 +94,9 @@ async def failing_service(make_database: Any, kafka_bootstrap_servers: str) -> A
         kafka_enable_idempotence=False,
         jwt_secret="s" * 32,
     )
-    spec = ServiceSpec(name="workers-test", settings_cls=ServiceSettings, migrations=None, workers=workers)
+    spec = ServiceSpec[ServiceSettings, None](
+        name="workers-test", settings_cls=ServiceSettings, migrations=None, compose=no_parts, workers=workers
+    )
     app = create_app(spec, settings)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:

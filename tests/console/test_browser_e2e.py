@@ -266,7 +266,13 @@ async def client_in_session(suite: Suite, clinician_id: str) -> Pair:
             201,
         )
         for scope in ("telehealth-treatment", "measurement-feedback", "alliance-analytics"):
-            await expect(consent.post("/consents", json={"client_id": client_id, "scope": scope}, headers=client), 201)
+
+            async def granted(scope: str = scope) -> bool:  # consent learns the registration from intake.events
+                answer = await consent.post("/consents", json={"client_id": client_id, "scope": scope}, headers=client)
+                assert answer.status_code in (201, 409), answer.text  # 409 + Retry-After: not registered there yet
+                return answer.status_code == 201
+
+            await eventually(granted)
         start = datetime.now(UTC) + timedelta(minutes=2)
         body = {
             "client_id": client_id,

@@ -216,3 +216,56 @@ def test_the_report_lists_exactly_the_contract_rules() -> None:
     from rapport_simulator.truth import RULES
 
     assert sorted(RULES) == sorted(RULE_IDS) and len(RULES) == len(set(RULES))
+
+
+def test_the_report_lists_exactly_the_monitors_declared_rules() -> None:
+    from rapport_alliance_monitor.domain.rules import RULES as DECLARED
+    from rapport_simulator.truth import RULES
+
+    assert set(RULES) == set(DECLARED) and len(RULES) == len(DECLARED)
+
+
+def _leaves(values: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in values.items():
+        out |= _leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value}
+    return out
+
+
+def test_the_truth_applies_the_monitors_default_thresholds() -> None:
+    """The truth is an independent oracle (the simulator never imports the monitor), so only its numbers are
+    checked: each constant against the declared default it stands for, in the rules config's own units. A
+    threshold added to a declaration fails here until the truth models it, or says why it does not."""
+    from rapport_alliance_monitor.domain.config import RulesConfig
+    from rapport_alliance_monitor.domain.rules.srs import CEILING_TENTHS
+    from rapport_simulator import truth
+
+    minute, day = timedelta(minutes=1), timedelta(days=1)
+    mirrored = {
+        "srs.cutoff": truth.SRS_CUTOFF / 10,
+        "srs.item_low": truth.SRS_ITEM_LOW / 10,
+        "srs.drop": truth.SRS_DROP / 10,
+        "srs.early_sessions": truth.EARLY_SESSIONS,
+        "srs.ceiling_run": truth.CEILING_RUN,
+        "ors.reliable_change": truth.RELIABLE_CHANGE / 10,
+        **{f"ors.cutoffs.{band}": tenths / 10 for band, tenths in ORS_CUTOFF_TENTHS.items()},
+        "ors.not_improving_from_session": truth.NOT_IMPROVING_FROM,
+        "pulse.low_max": truth.PULSE_LOW_MAX,
+        "telemetry.lookback_minutes": truth.LOOKBACK / minute,
+        "telemetry.min_windows": truth.MIN_WINDOWS,
+        "telemetry.camera_on_below": truth.CAMERA_BELOW,
+        "telemetry.talk_ratio_below": truth.TALK_BELOW,
+        "telemetry.silence_s": truth.SILENCE_S,
+        "overrun.live_minutes": truth.LIVE_OVERRUN / minute,
+        "overrun.pattern_minutes": truth.PATTERN_OVERRUN / minute,
+        "overrun.pattern_count": truth.PATTERN_COUNT,
+        "overrun.pattern_last": truth.PATTERN_LAST,
+        "off_hours.messages": truth.OFF_HOURS_MESSAGES,
+        "off_hours.window_days": truth.OFF_HOURS_WINDOW / day,
+    }
+    # the consent hold is processing time: the truth books what happened, not when the monitor decided
+    not_modelled = {"consent.hold_seconds"}
+    defaults = _leaves(RulesConfig().model_dump(exclude={"rules"}))
+    assert mirrored == {path: value for path, value in defaults.items() if path not in not_modelled}
+    assert set(mirrored) | not_modelled == set(defaults)
+    assert truth.CEILING == CEILING_TENTHS

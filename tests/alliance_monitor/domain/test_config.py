@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rapport_alliance_monitor.domain.alerts import RULE_SPECS
 from rapport_alliance_monitor.domain.config import DEFAULT_RULES_PATH, RulesConfig, RulesConfigError, load_rules_config
+from rapport_alliance_monitor.domain.rules import RULES
 from rapport_common.events.alerts import RULE_IDS
 
 
@@ -40,9 +40,9 @@ def test_defaults_are_domain_md_thresholds() -> None:
 
 
 def test_every_rule_has_domain_md_category_severity_and_audience() -> None:
-    assert set(RULE_SPECS) == set(RULE_IDS)
+    assert set(RULES) == set(RULE_IDS)
     config = RulesConfig()
-    table = {rule: (spec.category, config.severity(rule), config.audience(rule)) for rule, spec in RULE_SPECS.items()}
+    table = {rule: (spec.category, config.severity(rule), config.audience(rule)) for rule, spec in RULES.items()}
     assert table == {
         "srs-below-cutoff": ("alliance", "medium", "clinician"),
         "early-low-alliance": ("alliance", "high", "clinician"),
@@ -60,7 +60,7 @@ def test_every_rule_has_domain_md_category_severity_and_audience() -> None:
         "off-platform-contact": ("boundary", "medium", "compliance"),
         "consent-violation": ("consent", "high", "compliance"),
     }
-    assert {rule for rule, spec in RULE_SPECS.items() if spec.live} == {
+    assert {rule for rule, spec in RULES.items() if spec.live} == {
         "pulse-low",
         "withdrawal-telemetry",
         "live-overrun",

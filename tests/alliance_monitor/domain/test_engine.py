@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rapport_alliance_monitor.domain import (
-    RULE_SPECS,
+    RULES,
     MonitorState,
     PairState,
     Raise,
@@ -62,7 +62,7 @@ def story(events) -> list:
 
 def test_every_rule_raises_somewhere_in_the_history(monitor, story) -> None:
     decisions = monitor.feed(*story)
-    assert {d.rule for d in decisions if isinstance(d, Raise)} == set(RULE_SPECS)
+    assert {d.rule for d in decisions if isinstance(d, Raise)} == set(RULES)
     assert {d.rule for d in decisions if isinstance(d, Resolve)} == {
         "srs-below-cutoff",
         "srs-ceiling",

@@ -16,6 +16,7 @@ from rapport_common.events.asyncapi import (
     REGENERATE_COMMAND,
     build_document,
     main,
+    registered_subscriptions,
     render_document,
     repo_root,
 )
@@ -166,3 +167,38 @@ def all_refs(node: Any) -> Any:
     elif isinstance(node, list):
         for value in node:
             yield from all_refs(value)
+
+
+def test_who_consumes_what_comes_from_the_services_registrations(document: dict[str, Any]) -> None:
+    subscriptions = registered_subscriptions()
+    assert {"session", "consent"} <= {sub.service for sub in subscriptions}
+    receive = {
+        op["summary"].split(" ")[0] + "/" + op["channel"]["$ref"]: op
+        for op in document["operations"].values()
+        if op["action"] == "receive" and "handles" in op["summary"]
+    }
+    assert len(receive) == len(subscriptions)
+    for sub in subscriptions:
+        channel_id = next(key for key, ch in document["channels"].items() if ch["address"] == sub.topic)
+        operation = receive[f"{sub.service}/#/channels/{channel_id}"]
+        listed = {ref["$ref"].rsplit("/", 1)[1] for ref in operation["messages"]}
+        assert listed == {cls.__name__[:1].lower() + cls.__name__[1:] for cls in sub.handles}
+        assert sub.consumer in document["channels"][channel_id]["description"]
+
+
+def test_a_registration_that_handles_a_type_shows_up_and_one_removed_disappears() -> None:
+    from rapport_common.application.handlers import EventHandlers
+    from rapport_common.events.intake import ClientRegistered
+
+    handlers = EventHandlers(service="probe", consumer="probe-intake", topic="intake.events", summary="a probe")
+    handlers.on(ClientRegistered)(_noop)
+    with_probe = build_document([handlers.subscription])
+    summaries = [op["summary"] for op in with_probe["operations"].values()]
+    assert any(
+        s.startswith("probe (consumer `probe-intake`) handles `rapport.intake.client-registered`") for s in summaries
+    )
+    assert not any(s.startswith("probe ") for s in (op["summary"] for op in build_document([])["operations"].values()))
+
+
+async def _noop(*_: Any) -> None:
+    return None

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bench.session.flag_quality import config_for, evaluate, load_labelled
 from rapport_session.domain import message_cues, message_flags
-from rapport_session.domain.flag_quality import config_for, evaluate, load_labelled
 from rapport_session.domain.message_flags import (
     FLAGS,
     OFF_PLATFORM_CONTACT,
@@ -292,7 +292,7 @@ def test_phone_key(number: str, key: str) -> None:
 @pytest.mark.timeout(10)
 def test_adversarial_input_terminates(text: str) -> None:
     """A hang guard, not a speed goal: catastrophic backtracking takes minutes on these inputs, a linear
-    detector a few milliseconds. Speed is measured by ``python -m rapport_session.domain.flag_quality``."""
+    detector a few milliseconds. Speed is measured by ``bench/session/flag_quality.py``."""
     assert detect_flags(text, config=CONFIG) <= frozenset(FLAGS)
 
 

@@ -39,7 +39,7 @@ def setup_tracing(service: str, otlp_endpoint: str | None, *, extra_processor: S
     try:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-        AsyncPGInstrumentor(capture_parameters=False).instrument()
+        AsyncPGInstrumentor(capture_parameters=False).instrument()  # type: ignore[no-untyped-call]  # untyped upstream
     except Exception:  # instrumentation is best effort; tracing must never stop a service
         pass
     _provider = provider

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rapport_common.application.handlers import Subscription
 from rapport_common.events import new_event
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import AgeBand, OrsItems, OrsSubmitted, OrsSubmittedData
@@ -28,6 +29,9 @@ from rapport_common.events.intake import (
 from rapport_common.telemetry import current_traceparent
 
 SOURCE = "/rapport/intake"
+
+#: what the service consumes, for the AsyncAPI document: nothing
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()
 
 
 def _event(cls: type[Any], *, subject: str, data: Any, time: datetime) -> CloudEvent[Any]:

@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo
 from rapport_simulator.population import WorkingHours
 from rapport_simulator.trajectory import ORS_CUTOFF_TENTHS
 
+#: DOMAIN.md's default thresholds, in tenths where the monitor compares tenths; a test checks each one against
+#: the alliance-monitor's rule declarations (this package may not import the monitor: it is the oracle the
+#: monitor is measured against)
 SRS_CUTOFF = 360
 SRS_ITEM_LOW = 80
 SRS_DROP = 30
@@ -44,7 +47,8 @@ OFF_HOURS_MESSAGES = 3
 OFF_HOURS_WINDOW = timedelta(days=7)
 
 #: every rule id of the contract (``rapport_common.events.alerts.RULE_IDS``), in the order the precision/recall
-#: report lists them (alliance, outcome, attendance, live, boundary, consent); a test keeps the two sets equal
+#: report lists them (alliance, outcome, attendance, live, boundary, consent); tests keep it equal to the
+#: contract's ids and to the alliance-monitor's declared rules
 RULES = (
     "srs-below-cutoff",
     "early-low-alliance",

@@ -1,5 +1,9 @@
 """Generate the AsyncAPI 3.0.0 document of the event contract from the pydantic models.
 
+Who consumes what comes from the services' own handler registrations: each service declares its
+subscriptions (:class:`rapport_common.application.handlers.Subscription`) under the ``rapport.subscriptions``
+entry point group, and each becomes a ``receive`` operation listing the types that service handles.
+
 The document is never edited by hand (EVENTS.md): ``python -m rapport_common.events.asyncapi`` writes
 ``docs/asyncapi.yaml`` and ``--check`` exits 1 when the committed file no longer matches the models, so the
 published contract cannot drift from the code. Output is deterministic: no timestamps, fixed example ids.
@@ -12,8 +16,9 @@ import difflib
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic.json_schema import models_json_schema
@@ -31,7 +36,12 @@ from rapport_common.events.codec import (
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.examples import EXAMPLES, example_event
 
+if TYPE_CHECKING:
+    from rapport_common.application.handlers import Subscription
+
 ASYNCAPI_VERSION = "3.0.0"
+#: the entry point group under which each service lists its subscriptions (a tuple of Subscription)
+SUBSCRIPTIONS_GROUP = "rapport.subscriptions"
 DOCUMENT_PATH = Path("docs/asyncapi.yaml")
 REGENERATE_COMMAND = "uv run python -m rapport_common.events.asyncapi"
 KAFKA_BINDING_VERSION = "0.4.0"
@@ -94,8 +104,18 @@ Additive changes (a new optional field, a new event type) keep this version; ren
 is breaking and needs a new `type` version."""
 
 
-def build_document() -> dict[str, Any]:
-    """The AsyncAPI document as plain data, ready to dump."""
+def registered_subscriptions() -> list[Subscription]:
+    """Every installed service's subscriptions, ordered by service and consumer."""
+    found: list[Subscription] = []
+    for entry in entry_points(group=SUBSCRIPTIONS_GROUP):
+        found.extend(entry.load())
+    return sorted(found, key=lambda sub: (sub.service, sub.consumer))
+
+
+def build_document(subscriptions: Sequence[Subscription] | None = None) -> dict[str, Any]:
+    """The AsyncAPI document as plain data, ready to dump (subscriptions default to the registered ones)."""
+    if subscriptions is None:
+        subscriptions = registered_subscriptions()
     refs, schemas = _schemas()
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -106,7 +126,8 @@ def build_document() -> dict[str, Any]:
         channels[channel_id] = {
             "address": topic,
             "title": topic,
-            "description": f"Produced by {PRODUCERS[topic]}: {_owner(topic)}. Key: the event subject.",
+            "description": f"Produced by {PRODUCERS[topic]}: {_owner(topic)}. Key: the event subject."
+            + _consumed_by(topic, subscriptions),
             "messages": {_message_id(cls): {"$ref": f"#/components/messages/{cls.__name__}"} for cls in classes},
             "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING_VERSION}},
         }
@@ -138,6 +159,9 @@ def build_document() -> dict[str, Any]:
         }
         for cls in classes:
             messages[cls.__name__] = _message(cls, refs[cls])
+    for sub in subscriptions:
+        service_id = _camel(sub.service.replace("-", "."))
+        operations[f"{service_id}Consumes{_pascal(sub.topic)}"] = _subscription_operation(sub)
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {"title": "Rapport events", "version": "1.0.0", "description": DESCRIPTION},
@@ -309,6 +333,25 @@ def _dead_letter_example() -> dict[str, Any]:
         "summary": "an SRS item above 10.0, rejected by the alliance-monitor",
         "headers": {**{name: value.decode() for name, value in record.headers}, **why},
         "payload": value,
+    }
+
+
+def _consumed_by(topic: str, subscriptions: Sequence[Subscription]) -> str:
+    consumers = [f"{sub.service} (`{sub.consumer}`)" for sub in subscriptions if sub.topic == topic]
+    return f" Consumed by {', '.join(consumers)}." if consumers else ""
+
+
+def _subscription_operation(sub: Subscription) -> dict[str, Any]:
+    channel_id = _camel(sub.topic)
+    handled = sorted(sub.handles, key=lambda cls: cls.event_type())
+    names = ", ".join(f"`{cls.event_type()}`" for cls in handled)
+    return {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{channel_id}"},
+        "summary": f"{sub.service} (consumer `{sub.consumer}`) handles {names}: {sub.summary}.",
+        "description": "From the service's handler registrations. Other types of the topic are acknowledged "
+        "and ignored; invalid or foreign records are dead-lettered.",
+        "messages": [{"$ref": f"#/channels/{channel_id}/messages/{_message_id(cls)}"} for cls in handled],
     }
 
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -46,6 +46,8 @@ class ConsumedEvent:
     topic: str
     partition: int
     offset: int
+    #: the record it was decoded from (kept to dead-letter it untouched if the handler refuses it)
+    record: ConsumerRecord | None = field(default=None, compare=False, repr=False)
 
 
 #: how much earlier than a fetch answer's arrival a "caught up" mark is dated (the broker's highwater is older)
@@ -55,7 +57,7 @@ Handler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
-class _Rebalance(ConsumerRebalanceListener):
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
     def __init__(self, owner: BatchConsumer) -> None:
         self._owner = owner
 
@@ -153,21 +155,18 @@ class BatchConsumer:
             try:
                 polled = time.monotonic()
                 batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                handled = True
-                if batches:
-                    async with self.processing:
-                        started = time.perf_counter()
-                        handled = await self._process(batches)
-                        if handled:
-                            await self._commit(batches)
+                async with self.processing:
+                    started = time.perf_counter()
+                    handled = await self._handle_polled(batches)
+                    if batches:
                         BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
-                if handled and sum(len(records) for records in batches.values()) < self.max_records:
+                fetched = sum(len(records) for records in batches.values())
+                if handled and fetched < self.max_records and self._nothing_held():
                     self.caught_up_at = polled
                 if handled:
                     ends = await self._partition_ends()
                     self._mark_caught_up(ends)
-                    if self.read_first:
-                        self._read_first_topics_first(ends)
+                    self._steer_fetching(ends)
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
@@ -177,6 +176,24 @@ class BatchConsumer:
                 self.failure = exc
                 log.exception("consumer stopped on an unexpected error", extra={"group": self.group_id})
                 raise
+
+    async def _handle_polled(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """Handle and commit what one poll returned; False when stopping mid-way (nothing committed)."""
+        if not batches:
+            return True
+        if not await self._process(batches):
+            return False
+        await self._commit(batches)
+        return True
+
+    def _nothing_held(self) -> bool:
+        """Whether every record fetched so far has been handled (a subclass may hold some back)."""
+        return True
+
+    def _steer_fetching(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+        """Pause and resume partitions after a poll (read-first topics ahead of the others)."""
+        if self.read_first:
+            self._read_first_topics_first(ends)
 
     async def _partition_ends(self) -> dict[TopicPartition, tuple[int, int, float] | None]:
         """Per assigned partition: (position, highwater, when the broker gave that highwater in epoch seconds),
@@ -231,8 +248,12 @@ class BatchConsumer:
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Dead-letter invalid records, hand valid ones to the handler; False when stopping mid-way."""
+        valid = await self._decode(batches)
+        return valid is not None and await self._handle_events(valid)
+
+    async def _decode(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[ConsumedEvent] | None:
+        """The valid events of ``batches``, invalid records dead-lettered; None when stopping mid-way."""
         valid: list[ConsumedEvent] = []
-        sources: dict[int, ConsumerRecord] = {}
         for tp, records in batches.items():
             RECORDS_CONSUMED.labels(self.service, self.group_id, tp.topic).inc(len(records))
             for record in records:
@@ -241,11 +262,13 @@ class BatchConsumer:
                     event = decode_event(record.value, list(record.headers or ()), topic=record.topic)
                 except EventDecodeError as exc:
                     if not await self._dead_letter(record, exc.reason, exc.field, exc.message):
-                        return False
+                        return None
                     continue
-                consumed = ConsumedEvent(event, record.topic, record.partition, record.offset)
-                sources[id(consumed)] = record
-                valid.append(consumed)
+                valid.append(ConsumedEvent(event, record.topic, record.partition, record.offset, record))
+        return valid
+
+    async def _handle_events(self, valid: list[ConsumedEvent]) -> bool:
+        """Hand ``valid`` to the handler; an event it refuses is isolated and dead-lettered. False when stopping."""
         if not valid:
             return True
         outcome = await self._handle_with_retry(valid)
@@ -258,8 +281,8 @@ class BatchConsumer:
             if single is None:
                 return False
             if not single:
-                record = sources[id(consumed)]
-                if not await self._dead_letter(record, "handler-error", "value", self._last_error):
+                assert consumed.record is not None
+                if not await self._dead_letter(consumed.record, "handler-error", "value", self._last_error):
                     return False
         return True
 

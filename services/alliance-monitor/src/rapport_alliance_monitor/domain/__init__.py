@@ -4,14 +4,15 @@ The wiring calls :func:`state_keys` to know which rows to load, :func:`decide` t
 event for its consent, and :func:`evaluate` to get the new state and the alert decisions to publish.
 """
 
-from rapport_alliance_monitor.domain.alerts import RULE_SPECS, AlertDecision, Raise, Resolve, Update, alert_id
+from rapport_alliance_monitor.domain.alerts import AlertDecision, Raise, Resolve, Update, alert_id
 from rapport_alliance_monitor.domain.config import RulesConfig, RulesConfigError, load_rules_config
 from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, decide, is_active
 from rapport_alliance_monitor.domain.engine import EvaluationResult, StateKeys, evaluate, state_keys
+from rapport_alliance_monitor.domain.rules import RULES, Rule
 from rapport_alliance_monitor.domain.state import ClientState, ClinicianState, MonitorState, PairState
 
 __all__ = [
-    "RULE_SPECS",
+    "RULES",
     "AlertDecision",
     "ClientState",
     "ClinicianState",
@@ -21,6 +22,7 @@ __all__ = [
     "PairState",
     "Raise",
     "Resolve",
+    "Rule",
     "RulesConfig",
     "RulesConfigError",
     "StateKeys",

@@ -22,42 +22,11 @@ from rapport_common.events.alerts import (
     Severity,
 )
 
+#: how a rule's alerts are anchored and closed (``rules/kinds.py``)
 RuleKind = Literal["per-event", "per-session", "condition"]
 
 #: namespace of every alert id the monitor derives
 ALERT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:rapport:alliance-monitor:alert")
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSpec:
-    """The fixed character of a rule (DOMAIN.md); severity and audience are defaults a config may override."""
-
-    category: Category
-    severity: Severity
-    audience: Audience
-    kind: RuleKind
-    live: bool = False
-    #: condition rules that record past facts stay open until a person resolves them
-    resolves_itself: bool = True
-
-
-RULE_SPECS: dict[RuleId, RuleSpec] = {
-    "srs-below-cutoff": RuleSpec("alliance", "medium", "clinician", "condition"),
-    "early-low-alliance": RuleSpec("alliance", "high", "clinician", "per-event"),
-    "srs-item-low": RuleSpec("alliance", "low", "clinician", "per-event"),
-    "srs-drop": RuleSpec("alliance", "low", "clinician", "per-event"),
-    "srs-ceiling": RuleSpec("alliance", "info", "clinician", "condition"),
-    "ors-deterioration": RuleSpec("outcome", "high", "clinician", "condition"),
-    "ors-not-improving": RuleSpec("outcome", "medium", "clinician", "condition"),
-    "attendance-withdrawal": RuleSpec("alliance", "medium", "clinician", "condition"),
-    "pulse-low": RuleSpec("alliance", "medium", "clinician", "per-event", live=True),
-    "withdrawal-telemetry": RuleSpec("alliance", "low", "clinician", "per-session", live=True),
-    "live-overrun": RuleSpec("boundary", "info", "clinician", "per-session", live=True),
-    "overrun-pattern": RuleSpec("boundary", "low", "supervisor", "condition"),
-    "off-hours-contact": RuleSpec("boundary", "low", "supervisor", "condition", resolves_itself=False),
-    "off-platform-contact": RuleSpec("boundary", "medium", "compliance", "per-event"),
-    "consent-violation": RuleSpec("consent", "high", "compliance", "condition", resolves_itself=False),
-}
 
 
 def alert_id(rule: RuleId, *anchor: str) -> str:
@@ -67,10 +36,12 @@ def alert_id(rule: RuleId, *anchor: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Raise:
-    """A new alert. ``scope`` is set only for consent-violation (one open alert per pair and scope)."""
+    """A new alert. ``kind`` tells the pair state what to book; ``scope`` is set only for consent-violation
+    (one open alert per pair and scope)."""
 
     alert_id: str
     rule: RuleId
+    kind: RuleKind
     category: Category
     severity: Severity
     audience: Audience

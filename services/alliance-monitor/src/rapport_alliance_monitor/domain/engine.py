@@ -18,7 +18,7 @@ from typing import Any
 from rapport_alliance_monitor.domain.alerts import AlertDecision
 from rapport_alliance_monitor.domain.config import RulesConfig
 from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysable
-from rapport_alliance_monitor.domain.rules import consent_violation, rules_for
+from rapport_alliance_monitor.domain.rules import CONSENT_VIOLATION, apply, consent_violation, rules_for
 from rapport_alliance_monitor.domain.state import ClientState, Facts, MonitorState, PairState
 from rapport_alliance_monitor.domain.transitions import record_client_event, record_clinician, record_pair_event
 from rapport_common.events import consent, feedback, intake, session
@@ -87,7 +87,7 @@ def _evaluate_pair(
     client = state.client or ClientState(client_id=data.client_id)
 
     decisions: list[AlertDecision] = []
-    if config.enabled("consent-violation"):
+    if config.enabled(CONSENT_VIOLATION.id):
         decisions += consent_violation(pair, event, config, consent_decision)
     visible = analysable(event, consent_decision)
     if visible is None:
@@ -95,8 +95,8 @@ def _evaluate_pair(
         return EvaluationResult(replace(state, client=client, pair=pair.with_decisions(decisions)), tuple(decisions))
 
     facts = record_pair_event(Facts(client=client, pair=pair, clinician=state.clinician), visible, config)
-    for rule_id, rule in rules_for(visible):
-        if config.enabled(rule_id):
-            decisions += rule(facts, visible, config)
+    for rule in rules_for(visible):
+        if config.enabled(rule.id):
+            decisions += apply(rule, facts=facts, event=visible, config=config)
     new_state = replace(state, client=facts.client, pair=facts.pair.with_decisions(decisions))
     return EvaluationResult(new_state, tuple(decisions))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from rapport_alliance_monitor.domain.alerts import RULE_SPECS, AlertDecision, Raise, Resolve, Update
+from rapport_alliance_monitor.domain.alerts import AlertDecision, Raise, Resolve, Update
 from rapport_alliance_monitor.domain.consent_timeline import ConsentTimeline
 from rapport_alliance_monitor.domain.records import (
     ATTENDANCE_LIMIT,
@@ -236,15 +236,14 @@ class PairState(StateModel):
         session_alerts = list(self.session_alerts)
         for decision in decisions:
             if isinstance(decision, Raise):
-                kind = RULE_SPECS[decision.rule].kind
-                if kind == "condition":
+                if decision.kind == "condition":
                     evidence = decision.evidence[-EVIDENCE_LIMIT:]
                     open_alerts.append(
                         OpenAlert(
                             alert_id=decision.alert_id, rule=decision.rule, scope=decision.scope, evidence=evidence
                         )
                     )
-                elif kind == "per-session" and decision.session_id is not None:
+                elif decision.kind == "per-session" and decision.session_id is not None:
                     session_alerts.append(SessionAlert(rule=decision.rule, session_id=decision.session_id))
             elif isinstance(decision, Update):
                 open_alerts = [

@@ -1,34 +1,18 @@
 // Alert cards: the monitor's own reflective summary, when it happened in words ("two minutes ago"), what the
 // rule looks at in plain language, the evidence behind it, and acknowledge / resolve with a note.
+// What a rule looks at comes from rules.js (generated from the monitor's rule declarations, loaded first),
+// so no threshold is written here.
 "use strict";
 const AlertCards = (() => {
   const { el, api, ago, when } = Rapport;
 
   const SEVERITY = { high: "High priority", medium: "Medium", low: "Low", info: "For information" };
-  /** What each rule looks at, in plain words (DOMAIN.md): context for the prompt, never a verdict. */
-  const RULE = {
-    "srs-below-cutoff": "The session rating was below 36 of 40, where the alliance may need attention.",
-    "early-low-alliance": "A session rating below 36 in one of the first three sessions, when clients most often stop coming.",
-    "srs-item-low": "The total was fine, but one session-rating item was below 8 of 10.",
-    "srs-drop": "The session rating fell 3 or more points from the previous one.",
-    "srs-ceiling": "The last three session ratings were all 40 of 40; it may help to invite more candid feedback.",
-    "ors-deterioration": "The outcome rating is 5 or more points below the intake baseline.",
-    "ors-not-improving": "From session 4 on, the outcome rating has not yet moved 5 points above the baseline.",
-    "attendance-withdrawal": "The last two sessions were missed or cancelled late by the client.",
-    "pulse-low": "The client's in-session check-in was 2 or lower on a 1–5 scale.",
-    "withdrawal-telemetry": "Video signals over the last minutes (camera, share of talk, silences) that can accompany withdrawal.",
-    "live-overrun": "The session is running well past its scheduled end.",
-    "overrun-pattern": "Several recent sessions ended 10 minutes or more after their scheduled end.",
-    "off-hours-contact": "Several messages were sent outside working hours within a week.",
-    "off-platform-contact": "A message may move contact or payment off the platform.",
-    "consent-violation": "Something happened without the consent it needs.",
-  };
 
   function evidence(alert) {
     const n = alert.evidence.length;
     return el("details", { class: "meta" },
       el("summary", {}, `Based on ${n === 1 ? "one recorded event" : `${n} recorded events`}`),
-      el("p", {}, RULE[alert.rule] || `Rule ${alert.rule}.`),
+      el("p", {}, RuleTexts[alert.rule] || `Rule ${alert.rule}.`),
       el("ul", {}, alert.evidence.map((id) => el("li", { class: "mono" }, id))));
   }
 
@@ -70,5 +54,5 @@ const AlertCards = (() => {
     return form;
   }
 
-  return { card, SEVERITY, RULE };
+  return { card, SEVERITY };
 })();

@@ -1,5 +1,6 @@
-// SRS and ORS over sessions as a hand-written SVG: the SRS cutoff (36), the ORS cutoff of the client's
-// age band and the reliable-change band (intake baseline +/- 5). A data table follows for screen readers.
+// SRS and ORS over sessions as a hand-written SVG: the SRS cutoff, the ORS cutoff of the client's age band
+// and the reliable-change band around the intake baseline, each as the trend API gives it (the monitor's
+// configured thresholds, never a number of this file). A data table follows for screen readers.
 "use strict";
 const TrendChart = (() => {
   const NS = "http://www.w3.org/2000/svg";

@@ -9,7 +9,6 @@ event carries no flags. Flags are not shown to the sender.
 from __future__ import annotations
 
 import uuid
-from typing import cast
 
 from rapport_common.application.unit_of_work import Idempotency, Outcome, Transactions, UnitOfWork
 from rapport_common.auth import Principal
@@ -103,4 +102,4 @@ def _participant(principal: Principal, verb: str) -> Participant:
     """Only the two parties of a conversation write or read it."""
     if principal.role not in ("client", "clinician"):
         raise Refusal(403, "role", f"{principal.role!r} may not {verb} messages")
-    return cast(Participant, principal.role)
+    return principal.role  # narrowed just above: client or clinician

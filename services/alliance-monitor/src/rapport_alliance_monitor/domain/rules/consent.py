@@ -1,19 +1,27 @@
 """consent-violation: an event that needed a consent which was not active at its time.
 
-One open alert per pair and scope; it records past facts, so only a person resolves it.
+One open alert per pair and scope; it records past facts, so only a person resolves it. It judges the
+consent decision rather than the pair's facts, so the engine calls :func:`consent_violation` itself, for
+every pair event, before anything else is analysed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from rapport_alliance_monitor.domain.alerts import AlertDecision
-from rapport_alliance_monitor.domain.config import RulesConfig
 from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, violation_scopes
-from rapport_alliance_monitor.domain.rules.kinds import Finding, condition
+from rapport_alliance_monitor.domain.rules.declaration import Finding, Rule
+from rapport_alliance_monitor.domain.rules.kinds import condition
+from rapport_alliance_monitor.domain.rules.thresholds import Thresholds
 from rapport_alliance_monitor.domain.state import PairState
 from rapport_common.events.consent import ConsentScope
 from rapport_common.events.envelope import CloudEvent
+
+if TYPE_CHECKING:
+    from rapport_alliance_monitor.domain.config import RulesConfig
 
 WHAT_HAPPENED: dict[ConsentScope, str] = {
     "telehealth-treatment": "A session started",
@@ -22,6 +30,24 @@ WHAT_HAPPENED: dict[ConsentScope, str] = {
     "alliance-analytics": "Session telemetry was collected",
     "message-scanning": "A message was flagged by scanning",
 }
+
+
+class ConsentThresholds(Thresholds):
+    """How long a missing consent may still arrive before the event counts as not covered."""
+
+    hold_seconds: float = Field(10.0, ge=0.0, description="processing time to wait for a consent that may still arrive")
+
+
+CONSENT_VIOLATION = Rule(
+    id="consent-violation",
+    category="consent",
+    severity="high",
+    audience="compliance",
+    kind="condition",
+    resolves_itself=False,
+    thresholds=ConsentThresholds,
+    explains="Something happened without the consent it needs.",
+)
 
 
 def consent_violation(
@@ -39,5 +65,10 @@ def consent_violation(
                 (event.id,),
                 session_id,
             )
-            decisions += condition("consent-violation", pair, event, config, finding, scope=scope)
+            decisions += condition(
+                CONSENT_VIOLATION, pair=pair, event=event, config=config, verdict=finding, scope=scope
+            )
     return decisions
+
+
+RULES = (CONSENT_VIOLATION,)

@@ -1,4 +1,4 @@
-"""The three rule kinds of DOMAIN.md, turning a rule's finding into alert decisions.
+"""The three rule kinds of DOMAIN.md, turning a rule's verdict into alert decisions.
 
 - *per event*: one alert per triggering event (anchor: the event id).
 - *per session*: at most one alert per session (anchor: the session id).
@@ -9,37 +9,91 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rapport_alliance_monitor.domain.alerts import RULE_SPECS, AlertDecision, Raise, Resolve, Update, alert_id
-from rapport_alliance_monitor.domain.config import RulesConfig
-from rapport_alliance_monitor.domain.state import PairState
-from rapport_common.events.alerts import RuleId
+from rapport_alliance_monitor.domain.alerts import AlertDecision, Raise, Resolve, Update, alert_id
+from rapport_alliance_monitor.domain.rules.declaration import Cleared, Finding, Rule, Verdict
+from rapport_alliance_monitor.domain.state import Facts, PairState
 from rapport_common.events.envelope import CloudEvent
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a rule found: a reflective summary and the ids of the events behind it."""
-
-    summary: str
-    evidence: tuple[str, ...]
-    session_id: str | None = None
+if TYPE_CHECKING:
+    from rapport_alliance_monitor.domain.config import RulesConfig
 
 
-@dataclass(frozen=True, slots=True)
-class Cleared:
-    """A condition rule's condition no longer holds."""
+def apply(rule: Rule, *, facts: Facts, event: CloudEvent[Any], config: RulesConfig) -> list[AlertDecision]:
+    """Run ``rule``'s check on ``event`` and decide as its kind says."""
+    if rule.check is None:
+        raise ValueError(f"rule {rule.id} has no event check: the engine calls it itself")
+    verdict = rule.check(facts, event, config)
+    if rule.kind == "condition":
+        return condition(rule, pair=facts.pair, event=event, config=config, verdict=verdict)
+    finding = verdict if isinstance(verdict, Finding) else None
+    if rule.kind == "per-session":
+        return per_session(rule, pair=facts.pair, event=event, config=config, finding=finding)
+    return per_event(rule, pair=facts.pair, event=event, config=config, finding=finding)
 
-    reason: str
+
+def per_event(
+    rule: Rule, *, pair: PairState, event: CloudEvent[Any], config: RulesConfig, finding: Finding | None
+) -> list[AlertDecision]:
+    if finding is None:
+        return []
+    return [_raise(rule, anchor=(event.id,), pair=pair, event=event, config=config, finding=finding)]
 
 
-Verdict = Finding | Cleared | None
+def per_session(
+    rule: Rule, *, pair: PairState, event: CloudEvent[Any], config: RulesConfig, finding: Finding | None
+) -> list[AlertDecision]:
+    if finding is None or finding.session_id is None or pair.has_session_alert(rule.id, finding.session_id):
+        return []
+    return [_raise(rule, anchor=(finding.session_id,), pair=pair, event=event, config=config, finding=finding)]
+
+
+def condition(
+    rule: Rule,
+    *,
+    pair: PairState,
+    event: CloudEvent[Any],
+    config: RulesConfig,
+    verdict: Verdict,
+    scope: str | None = None,
+) -> list[AlertDecision]:
+    open_alert = pair.open_alert(rule.id, scope)
+    if isinstance(verdict, Finding):
+        if open_alert is None:
+            anchor = (pair.client_id, pair.clinician_id, scope or "", event.id)
+            return [_raise(rule, anchor=anchor, pair=pair, event=event, config=config, finding=verdict, scope=scope)]
+        added = tuple(e for e in verdict.evidence if e not in open_alert.evidence)
+        if not added:
+            return []
+        return [
+            Update(
+                alert_id=open_alert.alert_id,
+                rule=rule.id,
+                client_id=pair.client_id,
+                clinician_id=pair.clinician_id,
+                summary=verdict.summary,
+                added_evidence=added,
+                at=event.time,
+            )
+        ]
+    if isinstance(verdict, Cleared) and open_alert is not None and rule.resolves_itself:
+        return [
+            Resolve(
+                alert_id=open_alert.alert_id,
+                rule=rule.id,
+                client_id=pair.client_id,
+                clinician_id=pair.clinician_id,
+                reason=verdict.reason,
+                at=event.time,
+            )
+        ]
+    return []
 
 
 def _raise(
-    rule: RuleId,
+    rule: Rule,
+    *,
     anchor: tuple[str, ...],
     pair: PairState,
     event: CloudEvent[Any],
@@ -47,14 +101,14 @@ def _raise(
     finding: Finding,
     scope: str | None = None,
 ) -> Raise:
-    spec = RULE_SPECS[rule]
     return Raise(
-        alert_id=alert_id(rule, *anchor),
-        rule=rule,
-        category=spec.category,
-        severity=config.severity(rule),
-        audience=config.audience(rule),
-        live=spec.live,
+        alert_id=alert_id(rule.id, *anchor),
+        rule=rule.id,
+        kind=rule.kind,
+        category=rule.category,
+        severity=config.severity(rule.id),
+        audience=config.audience(rule.id),
+        live=rule.live,
         client_id=pair.client_id,
         clinician_id=pair.clinician_id,
         session_id=finding.session_id,
@@ -63,60 +117,3 @@ def _raise(
         at=event.time,
         scope=scope,
     )
-
-
-def per_event(
-    rule: RuleId, pair: PairState, event: CloudEvent[Any], config: RulesConfig, finding: Finding | None
-) -> list[AlertDecision]:
-    if finding is None:
-        return []
-    return [_raise(rule, (event.id,), pair, event, config, finding)]
-
-
-def per_session(
-    rule: RuleId, pair: PairState, event: CloudEvent[Any], config: RulesConfig, finding: Finding | None
-) -> list[AlertDecision]:
-    if finding is None or finding.session_id is None or pair.has_session_alert(rule, finding.session_id):
-        return []
-    return [_raise(rule, (finding.session_id,), pair, event, config, finding)]
-
-
-def condition(
-    rule: RuleId,
-    pair: PairState,
-    event: CloudEvent[Any],
-    config: RulesConfig,
-    verdict: Verdict,
-    scope: str | None = None,
-) -> list[AlertDecision]:
-    open_alert = pair.open_alert(rule, scope)
-    if isinstance(verdict, Finding):
-        if open_alert is None:
-            anchor = (pair.client_id, pair.clinician_id, scope or "", event.id)
-            return [_raise(rule, anchor, pair, event, config, verdict, scope)]
-        added = tuple(e for e in verdict.evidence if e not in open_alert.evidence)
-        if not added:
-            return []
-        return [
-            Update(
-                alert_id=open_alert.alert_id,
-                rule=rule,
-                client_id=pair.client_id,
-                clinician_id=pair.clinician_id,
-                summary=verdict.summary,
-                added_evidence=added,
-                at=event.time,
-            )
-        ]
-    if isinstance(verdict, Cleared) and open_alert is not None and RULE_SPECS[rule].resolves_itself:
-        return [
-            Resolve(
-                alert_id=open_alert.alert_id,
-                rule=rule,
-                client_id=pair.client_id,
-                clinician_id=pair.clinician_id,
-                reason=verdict.reason,
-                at=event.time,
-            )
-        ]
-    return []

@@ -3,7 +3,10 @@
 Issue 5 asks for the detector's precision and recall measured on hand-written messages, gated by a test;
 this module computes them (pure functions over labelled messages) and offers a CLI for the report:
 
-    python -m rapport_session.domain.flag_quality [path.jsonl] [--config cfg.json] [--errors]
+    .venv/bin/python bench/session/flag_quality.py [path.jsonl] [--config cfg.json] [--errors]
+
+An evaluation tool, not part of the service: the quality gate (tests/session/domain/test_message_flags.py)
+and this CLI are its only callers.
 
 The labelled set is JSON lines (``text``, ``sender``, ``flags``, optional ``note``). What the platform
 publishes (clinic numbers, domains) is part of the ground truth, so it sits next to the set as
@@ -25,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapport_common.events.session import Participant
 from rapport_session.domain.message_flags import FLAGS, Flag, MessageFlagConfig, detect_flags
 
-DEFAULT_SET = Path("tests/session/domain/data/messages_labelled.jsonl")
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SET = ROOT / "tests" / "session" / "domain" / "data" / "messages_labelled.jsonl"
 
 
 class LabelledMessage(BaseModel):
@@ -221,7 +225,7 @@ def format_misses(misses: Iterable[Miss]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rapport_session.domain.flag_quality", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bench/session/flag_quality.py", description=__doc__)
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_SET, help="labelled JSON-lines set")
     parser.add_argument("--config", type=Path, help="MessageFlagConfig JSON (default: <set>.config.json)")
     parser.add_argument("--errors", action="store_true", help="list every message the detector got wrong")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport_session.domain.flag_quality import (
+from bench.session.flag_quality import (
     FlagScore,
     LabelledMessage,
     config_for,
