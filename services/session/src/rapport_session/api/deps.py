@@ -1,19 +1,18 @@
-"""Typed dependencies shared by the routes: runtime pieces, the caller, and who may act on what.
+"""Typed dependencies of the routes: the runtime's pieces and the caller.
 
-Authorisation: a client acts only as themself; a clinician only for clients assigned to them (assignments
-come from intake.events) and in sessions they run; the ``service`` role (video client, simulator) acts for
-any session where that makes sense (telemetry, join/leave on behalf of a participant, start/end).
+Authorisation lives with the use cases: a client acts only as themself; a clinician only for clients
+assigned to them (assignments come from intake.events; ``rapport_common.access``) and in sessions they run
+(``domain.participants``); the ``service`` role (video client, simulator) acts for any session where that
+makes sense (telemetry, join/leave on behalf of a participant, start/end).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import asyncpg
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
-from rapport_common.auth import Principal, PrincipalDep
-from rapport_common.projections import intake_view
+from rapport_common.auth import PrincipalDep
 from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
 from rapport_session.consent_client import ConsentClient
 from rapport_session.domain.message_flags import MessageFlagConfig
@@ -29,10 +28,6 @@ __all__ = [
     "RuntimeDep",
     "SettingsDep",
     "TransactionsDep",
-    "authorize_client",
-    "authorize_session",
-    "forbid",
-    "not_found",
 ]
 
 
@@ -61,42 +56,3 @@ ConsentDep = Annotated[ConsentClient, Depends(_consent)]
 FlagConfigDep = Annotated[MessageFlagConfig, Depends(_flag_config)]
 SettingsDep = Annotated[SessionSettings, Depends(_settings)]
 CallerDep = PrincipalDep
-
-
-def forbid(message: str) -> HTTPException:
-    return HTTPException(403, message)
-
-
-def not_found(what: str) -> HTTPException:
-    return HTTPException(404, f"{what} not found")
-
-
-async def authorize_client(conn: asyncpg.Connection, caller: Principal, client_id: str) -> str:
-    """The clinician responsible for ``client_id`` if the caller may act for that client, else 403."""
-    clinician_id = (await intake_view.client_facts(conn, client_id)).clinician_id
-    if caller.role == "client":
-        if caller.subject != client_id:
-            raise forbid("client_id: a client acts only for themself")
-    elif caller.role == "clinician":
-        if clinician_id != caller.subject:
-            raise forbid("client_id: this client is not assigned to you")
-    elif caller.role != "service":
-        raise forbid(f"role {caller.role!r} may not do this")
-    if clinician_id is None:
-        raise HTTPException(409, "client_id: the client has no assigned clinician yet")
-    return clinician_id
-
-
-def authorize_session(caller: Principal, session: Any, *, roles: tuple[str, ...]) -> str:
-    """The participant the caller is in ``session`` (``service`` for the service role), else 403."""
-    if caller.role not in roles:
-        raise forbid(f"role {caller.role!r} may not do this")
-    if caller.role == "client":
-        if session["client_id"] != caller.subject:
-            raise forbid("session_id: not your session")
-        return "client"
-    if caller.role == "clinician":
-        if session["clinician_id"] != caller.subject:
-            raise forbid("session_id: not a session of yours")
-        return "clinician"
-    return "service"

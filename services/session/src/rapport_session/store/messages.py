@@ -37,10 +37,11 @@ async def insert(
 async def conversation(
     conn: asyncpg.Connection, *, client_id: str, clinician_id: str, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT message_id, sender, body, sent_at FROM messages
            WHERE client_id = $1 AND clinician_id = $2 ORDER BY sent_at DESC, message_id LIMIT $3""",
         client_id,
         clinician_id,
         limit,
     )
+    return rows

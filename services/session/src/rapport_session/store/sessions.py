@@ -60,7 +60,7 @@ async def update(conn: asyncpg.Connection, session_id: str, **changes: Any) -> R
 async def list_for(
     conn: asyncpg.Connection, *, client_id: str | None = None, clinician_id: str | None = None, limit: int = 200
 ) -> list[Row]:
-    return await conn.fetch(
+    rows: list[Row] = await conn.fetch(
         """SELECT * FROM sessions
            WHERE ($1::text IS NULL OR client_id = $1) AND ($2::text IS NULL OR clinician_id = $2)
            ORDER BY scheduled_start DESC LIMIT $3""",
@@ -68,6 +68,7 @@ async def list_for(
         clinician_id,
         limit,
     )
+    return rows
 
 
 async def set_timer(conn: asyncpg.Connection, *, session_id: str, kind: str, due_at: datetime, fired: int = 0) -> None:
@@ -87,7 +88,7 @@ async def clear_timer(conn: asyncpg.Connection, *, session_id: str, kind: str) -
 
 async def claim_due_timers(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[Row]:
     """Due timers with their sessions, locked for this transaction (other instances skip them)."""
-    return await conn.fetch(
+    rows: list[Row] = await conn.fetch(
         """SELECT t.session_id, t.kind, t.due_at, t.fired, s.*
            FROM session_timers t JOIN sessions s USING (session_id)
            WHERE t.due_at <= $1
@@ -97,3 +98,4 @@ async def claim_due_timers(conn: asyncpg.Connection, *, now: datetime, limit: in
         now,
         limit,
     )
+    return rows
