@@ -17,7 +17,7 @@ from rapport_common.events.envelope import CloudEvent
 from rapport_common.service import ClockDep
 from rapport_intake import events, store
 from rapport_intake.api.deps import IdempotencyKey, IdempotentPost, PoolDep
-from rapport_intake.api.schemas import (
+from rapport_intake.schemas import (
     AssignmentIn,
     AssignmentOut,
     AssignmentRecord,

@@ -15,7 +15,7 @@ from rapport_common.events.feedback import ORS_CUTOFF
 from rapport_common.service import ClockDep
 from rapport_intake import events, store
 from rapport_intake.api.deps import IdempotencyKey, IdempotentPost, PoolDep
-from rapport_intake.api.schemas import CaseloadEntry, CaseloadOut, ClinicianIn, ClinicianOut
+from rapport_intake.schemas import CaseloadEntry, CaseloadOut, ClinicianIn, ClinicianOut
 from rapport_intake.domain import access
 from rapport_intake.metrics import REGISTRATIONS
 
