@@ -1,8 +1,9 @@
 """What intake publishes: the four `intake.events` types and the baseline `rapport.feedback.ors-submitted`
-(``session_id`` null). Intake consumes nothing.
+(``session_id`` null). Intake consumes nothing: :data:`SUBSCRIPTIONS` is empty.
 
-Every event is built here from stored facts and written to the outbox by the route, in the transaction of
-the state change; the request's trace context is stamped in so the trace continues through Kafka.
+Every event is built here from stored facts and published by the use case through its unit of work (the
+outbox row commits with the state change); the request's trace context is stamped in so the trace continues
+through Kafka.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rapport_common.application.handlers import Subscription
 from rapport_common.events import new_event
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import AgeBand, OrsItems, OrsSubmitted, OrsSubmittedData
@@ -28,6 +30,9 @@ from rapport_common.events.intake import (
 from rapport_common.telemetry import current_traceparent
 
 SOURCE = "/rapport/intake"
+
+#: what the service consumes, for the AsyncAPI document: nothing
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()
 
 
 def _event(cls: type[Any], *, subject: str, data: Any, time: datetime) -> CloudEvent[Any]:
