@@ -12,7 +12,7 @@ from rapport_common.access import may_act_for_client
 from rapport_common.auth import Principal
 from rapport_common.refusal import Refusal
 from rapport_intake.domain import access
-from rapport_intake.domain.ors import score_baseline
+from rapport_intake.domain.ors import score_baseline, score_tenths
 from rapport_intake.domain.schedule import Interval, first_overlap
 
 
@@ -37,6 +37,12 @@ def test_baseline_total_and_cutoff(age_band: str, values: tuple[float, ...], tot
     assert score.total == total
     assert score.below_cutoff is below
     assert score.clinical_cutoff == {"adult": 25.0, "adolescent": 28.0, "child": 32.0}[age_band]
+
+
+def test_stored_totals_score_like_answered_items() -> None:
+    """Caseloads score the stored total in tenths: at the cutoff is not below it, as for answered items."""
+    assert score_tenths(250, "adult") == score_baseline(items(6.3, 6.3, 6.2, 6.2), "adult")
+    assert score_tenths(249, "adult").below_cutoff and not score_tenths(320, "child").below_cutoff
 
 
 tenth = st.integers(min_value=0, max_value=100).map(lambda n: n / 10)

@@ -40,18 +40,8 @@ async def complete_intake(uow: UnitOfWork, *, principal: Principal, client_id: s
     clinician_id: str | None = client["clinician_id"]
     items = request.baseline_ors.model_dump() if request.baseline_ors else None
     baseline = _new_baseline(items, client_id=client_id, clinician_id=clinician_id, age_band=client["age_band"])
-    await store.insert_intake(
-        uow.conn,
-        intake_id=intake_id,
-        client_id=client_id,
-        presenting_concerns=list(request.presenting_concerns),
-        goals=list(request.goals),
-        ors_response_id=baseline.response_id if baseline else None,
-        ors_items=items,
-        ors_total_tenths=tenths(baseline.total) if baseline else None,
-        completed_by=principal.subject,
-        completed_at=uow.now,
-        baseline_clinician_id=clinician_id if baseline else None,
+    await _insert(
+        uow, principal=principal, client_id=client_id, intake_id=intake_id, request=request, baseline=baseline
     )
     published = _intake_events(
         uow, client_id=client_id, intake_id=intake_id, request=request, baseline=baseline, clinician_id=clinician_id
@@ -84,6 +74,32 @@ def _new_baseline(
         items=items,
         total=score_baseline(items, age_band).total,
         age_band=age_band,
+    )
+
+
+async def _insert(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    client_id: str,
+    intake_id: str,
+    request: IntakeIn,
+    baseline: BaselineOrs | None,
+) -> None:
+    """The intake's row. With a baseline it names the clinician the baseline goes out for now; None (no
+    clinician yet) leaves it for the first assignment to publish."""
+    await store.insert_intake(
+        uow.conn,
+        intake_id=intake_id,
+        client_id=client_id,
+        presenting_concerns=list(request.presenting_concerns),
+        goals=list(request.goals),
+        ors_response_id=baseline.response_id if baseline else None,
+        ors_items=request.baseline_ors.model_dump() if request.baseline_ors else None,
+        ors_total_tenths=tenths(baseline.total) if baseline else None,
+        completed_by=principal.subject,
+        completed_at=uow.now,
+        baseline_clinician_id=baseline.clinician_id if baseline else None,
     )
 
 
