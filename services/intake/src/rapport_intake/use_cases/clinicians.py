@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import asyncpg
 
 from rapport_common.application.unit_of_work import Outcome, UnitOfWork
 from rapport_common.auth import Principal
+from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.feedback import ORS_CUTOFF
 from rapport_common.refusal import Refusal
 from rapport_intake import events, store
@@ -27,31 +29,7 @@ async def register_clinician(uow: UnitOfWork, *, principal: Principal, request: 
     clinician_id = request.clinician_id or str(uuid.uuid4())
     if supervisor_id == clinician_id:
         raise Refusal(422, "body.supervisor_id", "a clinician cannot supervise themself")
-    hours = [hours.model_dump() for hours in request.working_hours]
-    created = await store.insert_clinician(
-        uow.conn,
-        clinician_id=clinician_id,
-        display_name=request.display_name,
-        timezone=request.timezone,
-        working_hours=hours,
-        supervisor_id=supervisor_id,
-        registered_by=principal.subject,
-        registered_at=uow.now,
-    )
-    if not created:
-        raise Refusal(409, "clinician_id", "already registered")
-    event = events.clinician_registered(
-        clinician_id=clinician_id,
-        display_name=request.display_name,
-        timezone=request.timezone,
-        working_hours=hours,
-        supervisor_id=supervisor_id,
-        at=uow.now,
-    )
-    await uow.publish(event)
-    REGISTRATIONS.labels("clinician").inc()
-    log.info("clinician registered", extra={"event_id": event.id})
-    result = ClinicianOut(
+    registered = ClinicianOut(
         clinician_id=clinician_id,
         display_name=request.display_name,
         timezone=request.timezone,
@@ -59,7 +37,36 @@ async def register_clinician(uow: UnitOfWork, *, principal: Principal, request: 
         supervisor_id=supervisor_id,
         registered_at=uow.now,
     )
-    return Outcome(201, result.model_dump(mode="json"))
+    event = await _insert(uow, registered=registered, registered_by=principal.subject)
+    await uow.publish(event)
+    REGISTRATIONS.labels("clinician").inc()
+    log.info("clinician registered", extra={"event_id": event.id})
+    return Outcome(201, registered.model_dump(mode="json"))
+
+
+async def _insert(uow: UnitOfWork, *, registered: ClinicianOut, registered_by: str) -> CloudEvent[Any]:
+    """The clinician's row (409 when the id is taken) and the event that reports it."""
+    hours = [hours.model_dump() for hours in registered.working_hours]
+    created = await store.insert_clinician(
+        uow.conn,
+        clinician_id=registered.clinician_id,
+        display_name=registered.display_name,
+        timezone=registered.timezone,
+        working_hours=hours,
+        supervisor_id=registered.supervisor_id,
+        registered_by=registered_by,
+        registered_at=registered.registered_at,
+    )
+    if not created:
+        raise Refusal(409, "clinician_id", "already registered")
+    return events.clinician_registered(
+        clinician_id=registered.clinician_id,
+        display_name=registered.display_name,
+        timezone=registered.timezone,
+        working_hours=hours,
+        supervisor_id=registered.supervisor_id,
+        at=registered.registered_at,
+    )
 
 
 async def read_caseload(uow: UnitOfWork, *, principal: Principal, clinician_id: str) -> CaseloadOut:
