@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ from rapport_common.refusal import Refusal
 from rapport_intake.schemas import AssignmentIn, ClientIn, ClinicianIn, IntakeIn
 from rapport_intake.use_cases import assignments, clients, clinicians, intakes
 
-ANSWERED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SERVICE = Principal("svc", "service")
 HOURS = [{"weekday": 0, "start": "09:00", "end": "17:00"}]
 ORS = {"individual": 5.5, "interpersonal": 6.0, "social": 4.2, "overall": 5.1}  # 20.8
@@ -47,29 +45,6 @@ async def test_intake_of_an_assigned_client_publishes_the_baseline_now(uow: Any,
     assert ors.data.clinician_id == clinician_id and ors.data.total == 20.8
     row = await uow.conn.fetchrow("SELECT * FROM intakes WHERE client_id = $1", client_id)
     assert (row["ors_total_tenths"], row["baseline_clinician_id"], row["completed_at"]) == (208, clinician_id, uow.now)
-
-
-async def test_baseline_waits_for_the_first_assignment_and_keeps_the_answer_time(
-    units: Any, ids: Any, published: Any
-) -> None:
-    """Published once, at the first assignment, with the time the client answered (not the assignment's)."""
-    async with units(ANSWERED) as uow:
-        client_id, first, second = await new_client(uow, ids, "child"), *[await new_clinician(uow, ids) for _ in "ab"]
-        outcome = await intakes.complete_intake(uow, principal=SERVICE, client_id=client_id, request=questionnaire())
-        assert outcome.body["baseline_published"] is False
-        assert [e.type for e in await published(uow, client_id)][1:] == ["rapport.intake.completed"]
-    for days, clinician_id in ((1, first), (2, second)):
-        async with units(ANSWERED + timedelta(days=days)) as uow:
-            request = AssignmentIn(clinician_id=clinician_id)
-            await assignments.assign_clinician(uow, principal=SERVICE, client_id=client_id, request=request)
-    events = await published(uow, client_id)
-    assert [e.type for e in events][2:] == [
-        "rapport.intake.clinician-assigned",
-        "rapport.feedback.ors-submitted",
-        "rapport.intake.clinician-assigned",
-    ]
-    assert events[3].time == ANSWERED and events[3].data.clinician_id == first
-    assert events[2].time == events[2].data.assigned_at == ANSWERED + timedelta(days=1)
 
 
 async def test_declined_baseline_publishes_no_ors(uow: Any, ids: Any, published: Any) -> None:
