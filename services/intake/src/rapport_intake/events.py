@@ -1,8 +1,9 @@
 """What intake publishes: the four `intake.events` types and the baseline `rapport.feedback.ors-submitted`
-(``session_id`` null). Intake consumes nothing.
+(``session_id`` null). Intake consumes nothing: :data:`SUBSCRIPTIONS` is empty.
 
-Every event is built here from stored facts and written to the outbox by the route, in the transaction of
-the state change; the request's trace context is stamped in so the trace continues through Kafka.
+Every event is built here from stored facts and published by the use case through its unit of work (the
+outbox row commits with the state change); the request's trace context is stamped in so the trace continues
+through Kafka.
 """
 
 from __future__ import annotations

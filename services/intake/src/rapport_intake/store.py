@@ -1,5 +1,5 @@
-"""SQL of the intake service (asyncpg). Functions take a connection, so the route decides the transaction
-that the state change and its outbox rows share."""
+"""SQL of the intake service (asyncpg). Functions take a connection, so the use case's unit of work decides
+the transaction that the state change and its outbox rows share."""
 
 from __future__ import annotations
 

@@ -1,16 +1,56 @@
-"""Dependencies and the idempotent-POST helpers shared by the intake routes."""
+"""Typed dependencies of the intake routes: the runtime's pieces (the same names in every service), the
+callers each action admits, and the idempotency of a command."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from rapport_common.auth import Principal
-from rapport_common.db import idempotency
+from rapport_common.application.unit_of_work import Idempotency
+from rapport_common.auth import Principal, require_roles
+from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_intake.domain import access
+from rapport_intake.runtime import IntakeRuntime
+from rapport_intake.settings import IntakeSettings
+
+__all__ = [
+    "Assigner",
+    "CaseloadReader",
+    "ClientRegistrar",
+    "ClinicianRegistrar",
+    "ClockDep",
+    "IdempotencyKey",
+    "IntakeAuthor",
+    "PoolDep",
+    "RuntimeDep",
+    "SettingsDep",
+    "SummaryReader",
+    "TransactionsDep",
+    "idempotent",
+]
+
+
+# dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
+
+
+async def _runtime(request: Request) -> IntakeRuntime:
+    return current_runtime(request)
+
+
+async def _settings(request: Request) -> IntakeSettings:
+    return (await _runtime(request)).settings
+
+
+RuntimeDep = Annotated[IntakeRuntime, Depends(_runtime)]
+SettingsDep = Annotated[IntakeSettings, Depends(_settings)]
+
+ClinicianRegistrar = Annotated[Principal, Depends(require_roles(*access.REGISTER_CLINICIAN_ROLES))]
+CaseloadReader = Annotated[Principal, Depends(require_roles(*access.CASELOAD_ROLES))]
+ClientRegistrar = Annotated[Principal, Depends(require_roles(*access.REGISTER_CLIENT_ROLES))]
+Assigner = Annotated[Principal, Depends(require_roles(*access.ASSIGN_ROLES))]
+IntakeAuthor = Annotated[Principal, Depends(require_roles(*access.COMPLETE_INTAKE_ROLES))]
+SummaryReader = Annotated[Principal, Depends(require_roles(*access.INTAKE_SUMMARY_ROLES))]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -21,32 +61,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def pool_of(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.runtime.pool
-    return pool
-
-
-PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
-
-
-class IdempotentPost:
-    """One POST's idempotency: keys are scoped to the action and the caller, so one caller can never be
-    handed another's stored response. Both calls run in the transaction of the effects."""
-
-    def __init__(self, action: str, principal: Principal, key: str | None, body: dict[str, Any]) -> None:
-        self.scope = idempotency.caller_scope(f"intake:{action}", principal)
-        self.key = key
-        self.body = body
-
-    async def replay(self, conn: asyncpg.Connection) -> JSONResponse | None:
-        stored = await idempotency.replay(conn, scope=self.scope, key=self.key, body=self.body)
-        if stored is None:
-            return None
-        return JSONResponse(stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
-
-    async def respond(self, conn: asyncpg.Connection, result: BaseModel, status_code: int) -> JSONResponse:
-        content = result.model_dump(mode="json")
-        await idempotency.remember(
-            conn, scope=self.scope, key=self.key, body=self.body, status_code=status_code, response=content
-        )
-        return JSONResponse(content, status_code=status_code)
+def idempotent(action: str, principal: Principal, key: str | None, body: Any) -> Idempotency:
+    """The idempotency of intake's ``action``: keys are scoped to ``intake:<action>`` and the caller, so one
+    caller is never handed another's stored response (the scopes' values are those of the stored keys)."""
+    return Idempotency(f"intake:{action}", principal, key, body)

@@ -23,7 +23,11 @@ class BaselineScore:
 
 def score_baseline(items: dict[str, float], age_band: str) -> BaselineScore:
     """Total of the four items (exact at one decimal) and where it sits against the age band's cutoff."""
-    total_tenths = sum(tenths(items[name]) for name in ORS_ITEMS)
+    return score_tenths(sum(tenths(items[name]) for name in ORS_ITEMS), age_band)
+
+
+def score_tenths(total_tenths: int, age_band: str) -> BaselineScore:
+    """A total stored in tenths against the age band's cutoff (compared in tenths: exact)."""
     cutoff = ORS_CUTOFF[age_band]
     return BaselineScore(
         total=total_tenths / 10,

@@ -1,5 +1,7 @@
-"""Request and response bodies. Requests refuse unknown fields (``extra="forbid"``): intake stores only what
-the platform needs, so a stray ``name`` or ``notes`` field is an error naming that field, not silently kept.
+"""Request and response bodies of the intake use cases: the routes declare them, a use case takes a request
+and answers with a response whoever called it. Requests refuse unknown fields (``extra="forbid"``): intake
+stores only what the platform needs, so a stray ``name`` or ``notes`` field is an error naming that field,
+not silently kept.
 """
 
 from __future__ import annotations
