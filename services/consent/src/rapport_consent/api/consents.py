@@ -29,7 +29,7 @@ from rapport_consent.api.deps import (
     SettingsDep,
     actor,
 )
-from rapport_consent.api.schemas import (
+from rapport_consent.schemas import (
     CheckOut,
     ConsentOut,
     DocumentOut,
