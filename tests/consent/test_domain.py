@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from rapport_common.auth import Principal
 from rapport_consent.domain.consent import Actor, ConsentFacts, Refusal, check_consenter, grant_parties, state_at
 from rapport_consent.domain.ledger import GENESIS_HASH, ChainWalk, canonical_json, entry_hash
 
@@ -88,6 +89,6 @@ def test_minors_need_a_guardian_and_adults_consent_for_themselves() -> None:
 
 def test_the_witness_is_a_third_person() -> None:
     with pytest.raises(Refusal) as refused:
-        grant_parties(caller=Actor("clin", "clinician"), client_id="c", method="verbal-witnessed",
+        grant_parties(caller=Principal("clin", "clinician"), client_id="c", method="verbal-witnessed",
                       consenter=Actor("c", "client"), witness_id="c", assigned_clinician="clin")  # fmt: skip
     assert refused.value.field == "body.witness.actor_id"

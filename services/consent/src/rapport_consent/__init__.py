@@ -33,7 +33,7 @@ Decisions worth knowing:
 - **Overlapping grants** of one scope are allowed (re-consent to a new document version); the scope is
   active while any of them is.
 - **Part 2** (``sud-part2-disclosure``): written only (e-signature) and every 42 CFR 2.31 element is
-  required (see ``api/schemas.Part2Elements``); ``part2.expires_at`` becomes ``valid_until``.
+  required (see ``schemas.Part2Elements``); ``part2.expires_at`` becomes ``valid_until``.
 - **Ledger.** One chain per database: appends take a transaction advisory lock (and ``prev_hash`` is
   UNIQUE), in the transaction of the action with its outbox event. Compliance reads are ledgered before
   the data is read (fail closed). The check endpoint is not ledgered: it is the service-to-service hot

@@ -1,6 +1,6 @@
 """Every read of consent data by compliance is itself a ledger entry (HIPAA 164.312(b)).
 
-The entry is committed before the data is read, in its own short transaction: a read that could not be
+The entry is committed before the data is read, in its own short unit of work: a read that could not be
 recorded is not served (fail closed), and long exports do not hold the ledger's append lock.
 """
 
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
+from rapport_common.application.unit_of_work import Transactions
 from rapport_common.auth import Principal
 from rapport_consent.store import ledger
 
 
 async def record_read(
-    pool: asyncpg.Pool,
+    transactions: Transactions,
     principal: Principal,
     *,
     what: str,
@@ -25,21 +24,18 @@ async def record_read(
     consent_id: str | None = None,
     filters: dict[str, Any] | None = None,
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await ledger.append(
-            conn,
-            [
-                ledger.NewEntry(
-                    actor_id=principal.subject,
-                    actor_role=principal.role,
-                    action="compliance.read",
-                    channel="compliance-api",
-                    client_id=client_id,
-                    scope=scope,
-                    consent_id=consent_id,
-                    reason=what,
-                    request_id=request_id,
-                    details={"what": what, "filters": {k: v for k, v in (filters or {}).items() if v is not None}},
-                )
-            ],
-        )
+    """Commit the ledger entry of ``principal`` reading ``what`` (``filters`` given as None are left out)."""
+    entry = ledger.NewEntry(
+        actor_id=principal.subject,
+        actor_role=principal.role,
+        action="compliance.read",
+        channel="compliance-api",
+        client_id=client_id,
+        scope=scope,
+        consent_id=consent_id,
+        reason=what,
+        request_id=request_id,
+        details={"what": what, "filters": {k: v for k, v in (filters or {}).items() if v is not None}},
+    )
+    async with transactions.begin() as uow:
+        await ledger.append(uow.conn, [entry])

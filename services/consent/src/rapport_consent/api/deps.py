@@ -1,42 +1,78 @@
-"""Typed dependencies shared by the consent routes, and how domain refusals become HTTP errors."""
+"""Typed dependencies shared by the consent routes: runtime pieces, the caller by role, request metadata."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 
 from rapport_common.auth import Principal, require_roles
-from rapport_common.service import ServiceRuntime
-from rapport_consent.domain.consent import Actor
+from rapport_common.refusal import Refusal
+from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_consent.runtime import ConsentRuntime
 from rapport_consent.settings import ConsentSettings
 
+__all__ = [
+    "AnyRole",
+    "AtDep",
+    "Checker",
+    "ClockDep",
+    "Compliance",
+    "ConsentReader",
+    "ConsentWriter",
+    "CountsReader",
+    "IdempotencyKey",
+    "PoolDep",
+    "Publisher",
+    "RequestIdDep",
+    "RuntimeDep",
+    "SettingsDep",
+    "TransactionsDep",
+]
 
-async def runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+# dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.runtime.pool
+async def _runtime(request: Request) -> ConsentRuntime:
+    return current_runtime(request)
 
 
-async def settings(request: Request) -> ConsentSettings:
-    return request.app.state.runtime.settings
+async def _settings(request: Request) -> ConsentSettings:
+    return (await _runtime(request)).settings
 
 
-async def request_id(request: Request) -> str:
+async def _request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` (kept in the ledger for correlation) or a fresh one."""
     given = request.headers.get("x-request-id", "").strip()
     return given[:200] if given else str(uuid.uuid4())
 
 
-PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
-SettingsDep = Annotated[ConsentSettings, Depends(settings)]
-RequestIdDep = Annotated[str, Depends(request_id)]
+async def _at(
+    clock: ClockDep, at: Annotated[datetime | None, Query(description="RFC 3339 with offset; defaults to now")] = None
+) -> datetime:
+    """The point in time a read is about: ``at`` as given (with its offset), else the service's now."""
+    if at is None:
+        return clock.now()
+    if at.tzinfo is None:
+        raise Refusal(422, "query.at", "must include a timezone offset")
+    return at
 
-#: who may act on consents at all (object-level checks follow in the routes)
+
+RuntimeDep = Annotated[ConsentRuntime, Depends(_runtime)]
+SettingsDep = Annotated[ConsentSettings, Depends(_settings)]
+RequestIdDep = Annotated[str, Depends(_request_id)]
+AtDep = Annotated[datetime, Depends(_at)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="a retried POST with the same key and body gets the first response, with no second effect",
+    ),
+]
+
+#: who may act on consents at all (the use cases decide per client: rapport_common.access)
 ConsentWriter = Annotated[Principal, Depends(require_roles("client", "clinician", "service"))]
 ConsentReader = Annotated[Principal, Depends(require_roles("client", "clinician", "compliance", "service"))]
 Checker = Annotated[Principal, Depends(require_roles("service", "clinician"))]
@@ -48,7 +84,3 @@ CountsReader = Annotated[Principal, Depends(require_roles("operator", "complianc
 #: who publishes consent document versions: the platform's document-management automation (``service``);
 #: see ``api.consents.publish_document`` for why no person role does
 Publisher = Annotated[Principal, Depends(require_roles("service"))]
-
-
-def actor(principal: Principal) -> Actor:
-    return Actor(principal.subject, principal.role)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rapport_common.access import may_act_for_client
+from rapport_common.auth import Principal, Role
 from rapport_common.refusal import Refusal as Refusal  # the domain rules raise it; routes import it from here
 
 ConsentState = Literal["pending", "active", "revoked", "expired"]
@@ -56,9 +58,20 @@ class GrantParties:
     consenter: Actor
 
 
+#: why a caller may not grant for this client (the access decision is :mod:`rapport_common.access`'s)
+_NOT_YOURS_TO_GRANT = {
+    "client": "a client may grant consent only for themself",
+    "clinician": "client is not assigned to this clinician",
+}
+#: the same for a revocation, named by the consent it is about
+_NOT_YOURS_TO_REVOKE = {"client": "not your consent", "clinician": "client is not assigned to this clinician"}
+#: who acts for any client in consent writes: the signing service, for the consenter it authenticated
+WRITERS_FOR_ALL_CLIENTS: tuple[Role, ...] = ("service",)
+
+
 def grant_parties(
     *,
-    caller: Actor,
+    caller: Principal,
     client_id: str,
     method: str,
     consenter: Actor | None,
@@ -72,35 +85,73 @@ def grant_parties(
       is the clinician (the contract's role ``clinician``), the consenter (client or guardian) is recorded.
     - ``service`` (the e-signature/portal integration that authenticated the signer, e.g. a guardian, who
       has no token role of their own): e-signature on behalf of the named consenter.
+
+    A witness belongs to verbal consent only.
     """
+    if caller.role not in ("client", "clinician", "service"):
+        raise Refusal(403, "role", f"role {caller.role!r} may not grant consent")
+    if not may_act_for_client(
+        caller, client_id=client_id, clinician_of_record=assigned_clinician, all_clients=WRITERS_FOR_ALL_CLIENTS
+    ):
+        raise Refusal(403, "body.client_id", _NOT_YOURS_TO_GRANT[caller.role])
     if caller.role == "client":
-        if caller.actor_id != client_id:
-            raise Refusal(403, "body.client_id", "a client may grant consent only for themself")
-        if method != "e-signature":
-            raise Refusal(422, "body.method", "a client grants by e-signature (verbal consent: by a clinician)")
-        if consenter is not None and (consenter.role != "client" or consenter.actor_id != client_id):
-            raise Refusal(403, "body.consenter", "a client token may only consent as that client")
-        person = Actor(client_id, "client")
-        return GrantParties(granted_by=person, consenter=person)
+        parties = _self_signed(client_id=client_id, method=method, consenter=consenter)
+    elif caller.role == "clinician":
+        parties = _verbal(clinician_id=caller.subject, method=method, consenter=consenter, witness_id=witness_id)
+    else:
+        parties = _signed_for(method=method, consenter=consenter)
+    if witness_id is not None and method != "verbal-witnessed":
+        raise Refusal(422, "body.witness", "only for verbal-witnessed consent")
+    return parties
+
+
+def _self_signed(*, client_id: str, method: str, consenter: Actor | None) -> GrantParties:
+    if method != "e-signature":
+        raise Refusal(422, "body.method", "a client grants by e-signature (verbal consent: by a clinician)")
+    if consenter is not None and (consenter.role != "client" or consenter.actor_id != client_id):
+        raise Refusal(403, "body.consenter", "a client token may only consent as that client")
+    person = Actor(client_id, "client")
+    return GrantParties(granted_by=person, consenter=person)
+
+
+def _verbal(*, clinician_id: str, method: str, consenter: Actor | None, witness_id: str | None) -> GrantParties:
+    if method != "verbal-witnessed":
+        raise Refusal(422, "body.method", "a clinician records verbal-witnessed consent only")
+    if consenter is None:
+        raise Refusal(422, "body.consenter", "required: the client or guardian who consented verbally")
+    if witness_id is None:
+        raise Refusal(422, "body.witness", "verbal consent needs a witness")
+    if witness_id in (clinician_id, consenter.actor_id):
+        raise Refusal(422, "body.witness.actor_id", "the witness must be neither the clinician nor the consenter")
+    return GrantParties(granted_by=Actor(clinician_id, "clinician"), consenter=consenter)
+
+
+def _signed_for(*, method: str, consenter: Actor | None) -> GrantParties:
+    if method != "e-signature":
+        raise Refusal(422, "body.method", "the signing service records e-signatures only")
+    if consenter is None:
+        raise Refusal(422, "body.consenter", "required: the client or guardian who signed")
+    return GrantParties(granted_by=consenter, consenter=consenter)
+
+
+def revoked_by(caller: Principal, *, client_id: str, clinician_of_record: str | None, named: Actor | None) -> Actor:
+    """Who revokes: a client their own consents (a minor may always withdraw: revoking only ever
+    restricts), the clinician of record a revocation given to them, the signing service the named client or
+    guardian (``named``, required from it; a client may name only themself)."""
+    if not may_act_for_client(
+        caller, client_id=client_id, clinician_of_record=clinician_of_record, all_clients=WRITERS_FOR_ALL_CLIENTS
+    ):
+        reason = _NOT_YOURS_TO_REVOKE.get(caller.role, f"role {caller.role!r} may not revoke consents")
+        raise Refusal(403, "consent_id", reason)
+    if caller.role == "client":
+        if named is not None and (named.role, named.actor_id) != ("client", caller.subject):
+            raise Refusal(403, "body.revoker", "a client token may only revoke as that client")
+        return Actor(caller.subject, "client")
     if caller.role == "clinician":
-        if assigned_clinician != caller.actor_id:
-            raise Refusal(403, "body.client_id", "client is not assigned to this clinician")
-        if method != "verbal-witnessed":
-            raise Refusal(422, "body.method", "a clinician records verbal-witnessed consent only")
-        if consenter is None:
-            raise Refusal(422, "body.consenter", "required: the client or guardian who consented verbally")
-        if witness_id is None:
-            raise Refusal(422, "body.witness", "verbal consent needs a witness")
-        if witness_id in (caller.actor_id, consenter.actor_id):
-            raise Refusal(422, "body.witness.actor_id", "the witness must be neither the clinician nor the consenter")
-        return GrantParties(granted_by=Actor(caller.actor_id, "clinician"), consenter=consenter)
-    if caller.role == "service":
-        if method != "e-signature":
-            raise Refusal(422, "body.method", "the signing service records e-signatures only")
-        if consenter is None:
-            raise Refusal(422, "body.consenter", "required: the client or guardian who signed")
-        return GrantParties(granted_by=consenter, consenter=consenter)
-    raise Refusal(403, "role", f"role {caller.role!r} may not grant consent")
+        return Actor(caller.subject, "clinician")
+    if named is None:
+        raise Refusal(422, "body.revoker", "required: the client or guardian who revoked")
+    return named
 
 
 def check_consenter(*, client_id: str, age_band: str | None, consenter: Actor) -> None:

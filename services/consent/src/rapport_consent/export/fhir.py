@@ -30,17 +30,24 @@ def _instant(value: datetime) -> str:
     return value.isoformat()
 
 
-def consent_resource(row: dict[str, Any], at: datetime) -> Consent:
-    facts = ConsentFacts(row["valid_from"], row["valid_until"], row.get("revoked_effective_at"))
-    state = state_at(facts, at)
+def _period(row: dict[str, Any]) -> dict[str, Any]:
+    """From ``valid_from`` to whichever comes first of ``valid_until`` and the revocation (open if neither)."""
     ends = [t for t in (row["valid_until"], row.get("revoked_effective_at")) if t is not None]
     period: dict[str, Any] = {"start": _instant(row["valid_from"])}
     if ends:
         period["end"] = _instant(min(ends))
+    return period
+
+
+def _performer(row: dict[str, Any]) -> dict[str, Any]:
+    """Whose consent it is: the client (Patient) or a guardian (RelatedPerson)."""
     if row["consenter_role"] == "client":
-        performer = {"reference": f"Patient/{row['client_id']}"}
-    else:
-        performer = {"reference": f"RelatedPerson/{row['consenter_id']}", "display": "guardian"}
+        return {"reference": f"Patient/{row['client_id']}"}
+    return {"reference": f"RelatedPerson/{row['consenter_id']}", "display": "guardian"}
+
+
+def consent_resource(row: dict[str, Any], at: datetime) -> Consent:
+    state = state_at(ConsentFacts(row["valid_from"], row["valid_until"], row.get("revoked_effective_at")), at)
     resource: dict[str, Any] = {
         "resourceType": "Consent",
         "id": row["consent_id"],
@@ -59,7 +66,7 @@ def consent_resource(row: dict[str, Any], at: datetime) -> Consent:
         ],
         "patient": {"reference": f"Patient/{row['client_id']}"},
         "dateTime": _instant(row["recorded_at"]),
-        "performer": [performer],
+        "performer": [_performer(row)],
         "policy": [
             {
                 "authority": "urn:rapport:consent-documents",
@@ -67,7 +74,7 @@ def consent_resource(row: dict[str, Any], at: datetime) -> Consent:
                 f"{row['document_hash']}",
             }
         ],
-        "provision": {"type": "permit", "period": period},
+        "provision": {"type": "permit", "period": _period(row)},
     }
     if row["method"] == "verbal-witnessed":
         resource["verification"] = [

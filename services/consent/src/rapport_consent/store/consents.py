@@ -66,16 +66,23 @@ async def next_version(conn: asyncpg.Connection, scope: str) -> str:
     return str(value)
 
 
-async def insert_document(conn: asyncpg.Connection, scope: str, version: str, title: str, body: str) -> dict[str, Any]:
-    """Store a new version; the database computes ``content_hash`` from ``body`` (as for the seeded texts)."""
-    row = await conn.fetchrow(
-        f"""INSERT INTO consent_documents (scope, version, title, body, content_hash) VALUES ($1, $2, $3, $4, '')
-            RETURNING {_DOCUMENT_COLUMNS}""",
-        scope,
-        version,
-        title,
-        body,
-    )
+async def insert_document(
+    conn: asyncpg.Connection, scope: str, version: str, title: str, body: str
+) -> dict[str, Any] | None:
+    """Store a new version; the database computes ``content_hash`` from ``body`` (as for the seeded texts).
+    None when (scope, version) is already taken (a publication that lost a race)."""
+    try:
+        async with conn.transaction():  # savepoint: the lost race must not abort the caller's transaction
+            row = await conn.fetchrow(
+                f"""INSERT INTO consent_documents (scope, version, title, body, content_hash)
+                    VALUES ($1, $2, $3, $4, '') RETURNING {_DOCUMENT_COLUMNS}""",
+                scope,
+                version,
+                title,
+                body,
+            )
+    except asyncpg.UniqueViolationError:
+        return None
     assert row is not None
     return dict(row)
 

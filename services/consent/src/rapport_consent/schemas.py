@@ -1,13 +1,19 @@
-"""Request and response bodies of the consent API."""
+"""Request and response bodies of the consent API: the routes parse them, the use cases take and answer them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from rapport_common.events.consent import ConsentScope
+from rapport_common.refusal import Refusal
+from rapport_consent.domain.consent import ConsentFacts, state_at
+from rapport_consent.domain.ledger import LedgerAction, canonical_time
+from rapport_consent.store import ledger
+from rapport_consent.store.consents import as_json
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
@@ -128,3 +134,69 @@ class CheckOut(BaseModel):
     active: bool
     consent_id: str | None
     valid_until: datetime | None
+
+
+def consent_out(row: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """A consent (a row of ``store.consents``) as the API shows it, with its state at ``at``."""
+    facts = ConsentFacts(row["valid_from"], row["valid_until"], row.get("revoked_effective_at"))
+    return ConsentOut(
+        consent_id=row["consent_id"],
+        client_id=row["client_id"],
+        scope=row["scope"],
+        state=state_at(facts, at),
+        document_version=row["document_version"],
+        document_hash=row["document_hash"],
+        method=row["method"],
+        granted_by={"actor_id": row["granted_by_id"], "role": row["granted_by_role"]},
+        consenter={"actor_id": row["consenter_id"], "role": row["consenter_role"]},
+        witness=as_json(row["witness"]),
+        part2=as_json(row["part2"]),
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        recorded_at=row["recorded_at"],
+        revocation=_revocation_out(row),
+        expired_at=row.get("expired_at"),
+    ).model_dump(mode="json")
+
+
+def _revocation_out(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    if row.get("revoked_effective_at") is None:
+        return None
+    return {
+        "effective_at": row["revoked_effective_at"],
+        "revoked_by": {"actor_id": row["revoked_by_id"], "role": row["revoked_by_role"]},
+        "reason": row["revoke_reason"],
+        "recorded_at": row["revoked_recorded_at"],
+    }
+
+
+class LedgerFilters(BaseModel):
+    """What a compliance query selects from the ledger (every given filter must match)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str | None = Field(default=None, min_length=1, max_length=200)
+    scope: ConsentScope | None = None
+    actor_id: str | None = Field(default=None, min_length=1, max_length=200)
+    action: LedgerAction | None = None
+    since: AwareDatetime | None = Field(default=None, description="entries at or after (inclusive)")
+    until: AwareDatetime | None = Field(default=None, description="entries before (exclusive)")
+    after_seq: int = Field(default=0, ge=0, description="pagination cursor: next_after_seq of the previous page")
+
+    def query(self) -> ledger.LedgerQuery:
+        if self.since and self.until and self.until <= self.since:
+            raise Refusal(422, "query.until", "must be after since")
+        return ledger.LedgerQuery(**self.model_dump(exclude={"limit"}))
+
+    def for_ledger(self) -> dict[str, Any]:
+        """The filters as the compliance read's ledger entry records them (only those given)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+class LedgerPage(LedgerFilters):
+    limit: int = Field(default=100, ge=1, le=10_000, description="page size (capped by COMPLIANCE_PAGE_MAX)")
+
+
+def ledger_entry_out(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A ledger entry as compliance reads it: canonical time, details decoded."""
+    return {**entry, "at": canonical_time(entry["at"]), "details": as_json(entry["details"])}
