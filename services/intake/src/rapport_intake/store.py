@@ -98,10 +98,11 @@ async def assign(
 
 
 async def assignments(conn: asyncpg.Connection, client_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT clinician_id, assigned_at, ended_at FROM care_assignments WHERE client_id = $1 ORDER BY id",
         client_id,
     )
+    return rows
 
 
 async def insert_intake(
@@ -149,7 +150,7 @@ async def mark_baseline_published(conn: asyncpg.Connection, *, intake_id: str, c
 
 async def caseload(conn: asyncpg.Connection, clinician_id: str) -> list[asyncpg.Record]:
     """The clinician's current clients with their intake status, oldest assignment first."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT c.client_id, c.age_band, c.timezone, c.assigned_at,
                   i.intake_id IS NOT NULL AS intake_completed, i.ors_total_tenths
            FROM clients c LEFT JOIN intakes i ON i.client_id = c.client_id
@@ -157,3 +158,4 @@ async def caseload(conn: asyncpg.Connection, clinician_id: str) -> list[asyncpg.
            ORDER BY c.assigned_at, c.client_id""",
         clinician_id,
     )
+    return rows

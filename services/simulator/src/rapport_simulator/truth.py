@@ -131,7 +131,7 @@ class GroundTruth:
         if rule in ("ors-deterioration",) and p.get("kind") == "deteriorating":
             return "deterioration"
         if rule == "ors-not-improving" and p.get("kind") in ("plateau", "deteriorating"):
-            return p["kind"]
+            return str(p["kind"])
         if rule in ("srs-below-cutoff", "early-low-alliance", "pulse-low", "withdrawal-telemetry", "srs-drop") and (
             p.get("rupture")
         ):

@@ -129,11 +129,12 @@ async def get(conn: Conn, alert_id: str, *, for_update: bool = False) -> asyncpg
 
 
 async def history(conn: Conn, alert_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, action, by, at, note, summary, evidence, recorded_at FROM alert_history "
         "WHERE alert_id = $1 ORDER BY id",
         alert_id,
     )
+    return rows
 
 
 #: the SQL column (over ``a`` and ``c``) of each :class:`AlertFilter` field
@@ -177,19 +178,21 @@ async def search(
         params.append(until)
         where.append(f"a.raised_at < ${len(params)}")
     params.append(limit)
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {ALERT_COLUMNS} FROM {_FROM} WHERE {' AND '.join(where)} "
         f"ORDER BY a.raised_at DESC, a.alert_id LIMIT ${len(params)}",
         *params,
     )
+    return rows
 
 
 async def counts(conn: Conn) -> list[asyncpg.Record]:
     """Alert counts by rule, severity and status: what operators see (no client data)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT rule, severity, status, count(*) AS count FROM alerts GROUP BY rule, severity, status "
         "ORDER BY rule, severity, status"
     )
+    return rows
 
 
 async def last_history_id(conn: Conn) -> int:
@@ -205,10 +208,11 @@ async def history_since(
     if seen_by is not None:
         where += " AND " + filter_condition(seen_by, params)
     params.append(limit)
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT h.id AS history_id, h.action, h.by, h.at, h.note, h.evidence AS added_evidence, {ALERT_COLUMNS}
             FROM alert_history h JOIN alerts a ON a.alert_id = h.alert_id
             LEFT JOIN clinician_states c ON c.clinician_id = a.clinician_id
             WHERE {where} ORDER BY h.id LIMIT ${len(params)}""",
         *params,
     )
+    return rows

@@ -44,7 +44,7 @@ async def waiting_for_grants(conn: asyncpg.Connection, grants: Mapping[str, Iter
     """The held events of these clients waiting for one of the scopes just granted to them (rows held before
     scopes were recorded wait for any), in arrival order, locked (the clients are already locked)."""
     pairs = [(client_id, scope) for client_id, scopes in grants.items() for scope in scopes]
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT h.seq, h.event_id, h.event FROM consent_holds h
            WHERE h.client_id = ANY($1::text[])
              AND (h.waiting_for IS NULL
@@ -54,6 +54,7 @@ async def waiting_for_grants(conn: asyncpg.Connection, grants: Mapping[str, Iter
         [client_id for client_id, _ in pairs],
         [scope for _, scope in pairs],
     )
+    return rows
 
 
 async def due_for(
@@ -61,13 +62,14 @@ async def due_for(
 ) -> list[asyncpg.Record]:
     """The held events of ``client_ids`` whose hold ended by now (and by ``until``), in arrival order, locked
     (the clients are already locked)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT seq, event_id, event FROM consent_holds
            WHERE client_id = ANY($1::text[]) AND expires_at <= LEAST(now(), $2::timestamptz)
            ORDER BY seq FOR UPDATE""",
         list(set(client_ids)),
         until,
     )
+    return rows
 
 
 async def due_clients(conn: asyncpg.Connection, *, limit: int, until: datetime | None = None) -> list[str]:

@@ -37,7 +37,7 @@ async def record_starts(conn: asyncpg.Connection, rows: Sequence[StartRow]) -> N
 
 async def series(conn: asyncpg.Connection | asyncpg.Pool, *, client_id: str, clinician_id: str) -> list[asyncpg.Record]:
     """The pair's scores in event-time order, each with its session number (rank of its session's start)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """WITH starts AS (
                SELECT session_id, rank() OVER (ORDER BY started_at, session_id) AS session_number
                FROM session_starts WHERE client_id = $1 AND clinician_id = $2)
@@ -48,3 +48,4 @@ async def series(conn: asyncpg.Connection | asyncpg.Pool, *, client_id: str, cli
         client_id,
         clinician_id,
     )
+    return rows

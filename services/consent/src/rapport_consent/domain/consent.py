@@ -209,7 +209,8 @@ def part2_valid_until(
     if expires_at is not None:
         if valid_until is not None and valid_until != expires_at:
             raise Refusal(422, "body.valid_until", "must equal part2.expires_at")
-        return expires_at
+        expiry: datetime = expires_at
+        return expiry
     return valid_until
 
 

@@ -86,7 +86,8 @@ class _Wording(string.Formatter):
             return _WORDS.get(value, f"{value:g}")
         if format_spec == "days":
             return {1: "a day", 7: "a week"}.get(value, f"{value:g} days")
-        return super().format_field(value, format_spec)
+        formatted: str = super().format_field(value, format_spec)
+        return formatted
 
 
 def explanation(rule: Rule, *, config: RulesConfig) -> str:
