@@ -33,6 +33,11 @@ def test_every_number_goes_to_one_member_on_every_topic(members: int, partitions
     assert max(loads) - min(loads) <= 1  # balanced by partition number
 
 
+def test_a_member_subscribing_to_other_topics_takes_no_share_of_these() -> None:
+    dealt = deal_partitions({"a": ["x", "y"], "b": ["idle"]}, {"x": range(4), "y": range(4), "idle": range(2)})
+    assert dealt == {"a": {"x": [0, 1, 2, 3], "y": [0, 1, 2, 3]}, "b": {"idle": [0, 1]}}
+
+
 def test_unequal_counts_are_named() -> None:
     assert unequal_partition_counts({"a": 6, "b": 6}) is None
     message = unequal_partition_counts({"a": 6, "b": 3})

@@ -35,7 +35,7 @@ from rapport_alliance_monitor.domain import (
     state_keys,
 )
 from rapport_alliance_monitor.domain.consent_gate import ConsentDecision, analysis_scope
-from rapport_alliance_monitor.metrics import ALERT_LATENCY, ALERTS_RAISED, ALERTS_RESOLVED
+from rapport_alliance_monitor.metrics import ALERT_LATENCY, ALERTS_RAISED, ALERTS_RESOLVED, LATE_EVENTS
 from rapport_alliance_monitor.store import alerts, holds, scores, states
 from rapport_common.db import outbox
 from rapport_common.events import consent
@@ -87,7 +87,7 @@ class Analysis:
         await self._load([state_keys(event) for event in events])
         undecided = []
         for event in events:
-            decision = await self._apply(event, hold_expired=False)
+            decision = await self._apply(event, hold_expired=False, fresh=True)
             if not decision.final:
                 undecided.append((event, decision.missing))
         await holds.hold_many(self.conn, undecided, hold_seconds=self.hold_seconds)  # before reconsidering
@@ -152,9 +152,10 @@ class Analysis:
             found_pairs = await states.load_pairs(self.conn, pair_keys)
             self._pairs.update({k: found_pairs.get(k) for k in pair_keys})
 
-    async def _apply(self, event: CloudEvent[Any], *, hold_expired: bool) -> ConsentDecision:
+    async def _apply(self, event: CloudEvent[Any], *, hold_expired: bool, fresh: bool = False) -> ConsentDecision:
         """Evaluate ``event`` unless its consent is still unknown (then the decision is not final: the caller
-        holds it, waiting for the decision's missing scopes)."""
+        holds it, waiting for the decision's missing scopes). ``fresh``: just consumed (not out of a hold), so
+        an event older than what its pair was judged on is late data."""
         keys = state_keys(event)
         await self._load([keys])
         pair_key = (keys.client_id or "", keys.clinician_id or "")
@@ -174,8 +175,14 @@ class Analysis:
         if new.clinician is not None and new.clinician is not before.clinician:
             self._clinicians[new.clinician.clinician_id] = new.clinician
             self._dirty_clinicians.add(new.clinician.clinician_id)
-        if keys.pair and new.pair is not None and new.pair is not before.pair:
-            self.replace_pair(new.pair)
+        if keys.pair and new.pair is not None:
+            judged = before.pair.judged_until if before.pair is not None else None
+            if fresh and judged is not None and event.time < judged:
+                LATE_EVENTS.labels(type(event).topic).inc()
+            if judged is None or event.time > judged:
+                self.replace_pair(new.pair.model_copy(update={"judged_until": event.time}))
+            elif new.pair is not before.pair:
+                self.replace_pair(new.pair)
         self._decisions += [(d, event) for d in after.decisions]
         if isinstance(event, consent.ConsentGranted):
             self._grants.setdefault(event.data.client_id, set()).add(event.data.scope)

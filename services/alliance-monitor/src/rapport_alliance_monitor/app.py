@@ -12,27 +12,45 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from rapport_alliance_monitor.api import alerts, stream, trend
+from rapport_alliance_monitor.clinician_table import ClinicianTable
 from rapport_alliance_monitor.consent_holds import ConsentHoldJob, hold_worker
 from rapport_alliance_monitor.consumers import monitor_consumer
 from rapport_alliance_monitor.runtime import MonitorParts, MonitorRuntime
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
+from rapport_common.application.unit_of_work import Transactions
 from rapport_common.clock import Clock
+from rapport_common.events import intake
+from rapport_common.events.catalog import contract_topic
 from rapport_common.service import Foundation, ServiceSpec, create_app
 from rapport_common.workers import Worker
 
 
 async def _compose(base: Foundation[AllianceMonitorSettings]) -> MonitorParts:
     settings = base.settings
+    rules = settings.rules_config()
+    intake_topic = next((t for t in settings.consume_topics if contract_topic(t) == intake.TOPIC), None)
+    clinicians = None
+    if intake_topic is not None:
+        clinicians = ClinicianTable(
+            connection=settings.kafka_connection(),
+            topic=intake_topic,
+            transactions=Transactions(base.pool, base.clock),
+            rules=rules,
+            group=f"{settings.consumer_group}.clinician-table",
+        )
     return MonitorParts(
-        rules=settings.rules_config(), hub=AlertHub(settings.database_url, base.pool, poll_s=settings.sse_poll_s)
+        rules=rules,
+        hub=AlertHub(settings.database_url, base.pool, poll_s=settings.sse_poll_s),
+        clinicians=clinicians,
     )
 
 
 def _workers(runtime: MonitorRuntime) -> list[Worker]:
     settings = runtime.settings
     job = ConsentHoldJob(runtime.transactions, runtime.parts.rules, consumer=runtime.consumer(settings.consumer_group))
-    return [hold_worker(job, poll_s=settings.consent_hold_poll_s), runtime.parts.hub]
+    table = [runtime.parts.clinicians] if runtime.parts.clinicians is not None else []
+    return [*table, hold_worker(job, poll_s=settings.consent_hold_poll_s), runtime.parts.hub]
 
 
 SPEC = ServiceSpec[AllianceMonitorSettings, MonitorParts](

@@ -46,8 +46,9 @@ from rapport_alliance_monitor.domain import (
     state_keys,
 )
 from rapport_alliance_monitor.domain.config import DEFAULT_RULES_PATH
+from rapport_alliance_monitor.domain.order import replay_key
 from rapport_alliance_monitor.settings import DEFAULT_TOPICS
-from rapport_common.events import EventDecodeError, consent, decode_event
+from rapport_common.events import EventDecodeError, decode_event
 from rapport_common.events.envelope import CloudEvent
 
 
@@ -84,14 +85,15 @@ class BacktestResult:
 
 
 def replay_order(events: Iterable[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
-    """Each event once (first copy of an id), consent events first, then by event time (stable)."""
+    """Each event once (first copy of an id), in the order the live monitor judges them
+    (:mod:`rapport_alliance_monitor.domain.order`); pass each topic's events in offset order."""
     seen: set[str] = set()
     unique = []
     for event in events:
         if event.id not in seen:
             seen.add(event.id)
             unique.append(event)
-    return sorted(unique, key=lambda e: (type(e).topic != consent.TOPIC, e.time))
+    return sorted(unique, key=replay_key)
 
 
 def backtest(

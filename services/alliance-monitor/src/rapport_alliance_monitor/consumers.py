@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.domain.engine import HANDLED_TYPES
+from rapport_alliance_monitor.domain.order import MERGED_TOPICS, consumed_order
 from rapport_alliance_monitor.runtime import MonitorRuntime
 from rapport_alliance_monitor.settings import DEFAULT_TOPICS
 from rapport_alliance_monitor.store import positions
@@ -32,8 +33,11 @@ from rapport_alliance_monitor.use_cases import monitoring
 from rapport_common.application.handlers import Subscription
 from rapport_common.application.unit_of_work import Transactions
 from rapport_common.events import consent, feedback, intake, session
+from rapport_common.events.catalog import contract_topic
 from rapport_common.events.envelope import CloudEvent
+from rapport_common.events.intake import ClinicianRegistered
 from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent
+from rapport_common.kafka.event_time_consumer import EventTimeConsumer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,11 @@ SUBSCRIPTIONS = tuple(
 )
 
 
+#: what the group's handler analyses: clinician registrations are the clinician table's (every instance reads
+#: them from every partition, see ``clinician_table.py``), the rest is the engine's
+GROUP_HANDLED_TYPES = HANDLED_TYPES - {ClinicianRegistered}
+
+
 class MonitorHandler:
     """The batch handler: positions claimed, the new events analysed, positions moved, in one unit of work."""
 
@@ -86,7 +95,7 @@ def _handled(fresh: Sequence[ConsumedEvent]) -> list[CloudEvent[Any]]:
     events: list[CloudEvent[Any]] = []
     for consumed in fresh:
         event = consumed.event
-        if type(event) in HANDLED_TYPES and event.id not in seen:
+        if type(event) in GROUP_HANDLED_TYPES and event.id not in seen:
             seen.add(event.id)
             events.append(event)
     return events
@@ -140,9 +149,16 @@ class PositionCheck:
 
 
 def monitor_consumer(runtime: MonitorRuntime) -> BatchConsumer:
+    """The group's consumer: consents read first, the other inputs merged by event time per partition number
+    (``domain/order.py``), each event released once the clinician table has been read past its time."""
     settings = runtime.settings
     check = PositionCheck(runtime.pool)
-    consumer = BatchConsumer(
+    table = runtime.parts.clinicians
+    consumer = EventTimeConsumer(
+        merged=[t for t in settings.consume_topics if contract_topic(t) in MERGED_TOPICS],
+        order=consumed_order,
+        table_time=table.read_until if table is not None else None,
+        max_held_per_partition=settings.max_held_per_partition,
         service="alliance-monitor",
         group_id=settings.consumer_group,
         topics=settings.consume_topics,

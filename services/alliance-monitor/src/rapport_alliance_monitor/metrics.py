@@ -12,3 +12,9 @@ ALERT_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
 )
 CONSENT_HOLDS = Gauge("rapport_alliance_consent_holds", "Events held waiting for a consent that may still arrive")
+LATE_EVENTS = Counter(
+    "rapport_alliance_late_events_total",
+    "Events judged after a later event of their pair (a producer truly late): processed, possibly judged on "
+    "a history that already held later events",
+    ["topic"],
+)

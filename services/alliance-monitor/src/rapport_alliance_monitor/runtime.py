@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapport_alliance_monitor.clinician_table import ClinicianTable
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
@@ -14,6 +15,8 @@ from rapport_common.service import ServiceRuntime
 class MonitorParts:
     rules: RulesConfig
     hub: AlertHub
+    #: clinician registrations read from every partition (None when the monitor reads no intake topic)
+    clinicians: ClinicianTable | None
 
 
 MonitorRuntime = ServiceRuntime[AllianceMonitorSettings, MonitorParts]

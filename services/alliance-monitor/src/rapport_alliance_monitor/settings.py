@@ -27,9 +27,12 @@ class AllianceMonitorSettings(ServiceSettings):
     consumer_group: str = "alliance-monitor"
     consume_topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS), min_length=1)
     #: of ``consume_topics``, those read ahead: while any of their partitions is behind (a backlog after an
-    #: outage or a restart), the others wait, so grants and assignments come before the session and feedback
-    #: events they cover and few events need a consent hold. Names not consumed are ignored.
-    read_first_topics: list[str] = Field(default_factory=lambda: [intake.TOPIC, consent.TOPIC])
+    #: outage or a restart), the others wait, so grants come before the events they cover and few events need
+    #: a consent hold. The other topics are merged by event time (``domain/order.py``). Names not consumed
+    #: are ignored.
+    read_first_topics: list[str] = Field(default_factory=lambda: [consent.TOPIC])
+    #: how many records one merged partition may hold back waiting for its group (then it is paused)
+    max_held_per_partition: int = Field(default=2_000, ge=1)
     #: SSE comment line sent when nothing else was, so proxies keep the stream open
     sse_heartbeat_s: float = Field(default=15.0, gt=0.0, le=300.0)
     #: fallback poll of the alert history when no NOTIFY arrived (a lost listener connection)

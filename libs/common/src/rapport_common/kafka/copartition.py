@@ -5,15 +5,13 @@ needs all of a partition number's partitions in one place: their records concern
 default round-robin assignor spreads a topic's partitions over members independently of the others, so
 partition 2 of one topic and partition 2 of another can land on different instances. Here the partition
 numbers are dealt out to the members (sorted by member id, so every member computes the same answer), and a
-member gets each of its numbers on every topic it subscribes to.
+member gets each of its numbers on every topic it subscribes to (members of one deployment subscribe alike).
 
-Topics must have equal partition counts (:func:`unequal_partition_counts`); a number some topic lacks is
-still assigned with the topics that have it.
+Topics must have equal partition counts (:func:`unequal_partition_counts`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from aiokafka.cluster import ClusterMetadata
@@ -24,20 +22,17 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, Cons
 def deal_partitions(
     members: Mapping[str, Iterable[str]], partitions_of: Mapping[str, Iterable[int]]
 ) -> dict[str, dict[str, list[int]]]:
-    """member -> topic -> partitions: number ``n`` of the union of partition numbers goes to the
-    ``n % len(members)``-th member in id order, on every topic that member subscribes to and that has it."""
-    ordered = sorted(members)
-    numbers = sorted({p for parts in partitions_of.values() for p in parts})
-    has = {topic: set(parts) for topic, parts in partitions_of.items()}
-    out: dict[str, dict[str, list[int]]] = {member: defaultdict(list) for member in ordered}
-    if not ordered:
-        return {}
-    for i, number in enumerate(numbers):
-        member = ordered[i % len(ordered)]
-        for topic in sorted(set(members[member])):
-            if number in has.get(topic, ()):
-                out[member][topic].append(number)
-    return {member: dict(topics) for member, topics in out.items()}
+    """member -> topic -> partitions. A topic's ``i``-th partition goes to the ``i % n``-th of its ``n``
+    subscribers in id order, so topics with the same subscribers and partition counts give each member the same
+    partition numbers; a member that does not subscribe to a topic never takes a share of it."""
+    subscribed = {member: set(topics) for member, topics in members.items()}
+    out: dict[str, dict[str, list[int]]] = {member: {} for member in sorted(members)}
+    for topic, parts in sorted(partitions_of.items()):
+        subscribers = sorted(member for member, topics in subscribed.items() if topic in topics)
+        for i, number in enumerate(sorted(parts)):
+            if subscribers:
+                out[subscribers[i % len(subscribers)]].setdefault(topic, []).append(number)
+    return out
 
 
 def unequal_partition_counts(counts: Mapping[str, int]) -> str | None:

@@ -126,6 +126,9 @@ class PairState(StateModel):
     telemetry: tuple[TelemetryWindow, ...] = ()
     open_alerts: tuple[OpenAlert, ...] = ()
     session_alerts: tuple[SessionAlert, ...] = ()
+    #: the latest event time the pair has been judged on by the live monitor (an earlier event arriving after
+    #: it is late data: counted, still processed)
+    judged_until: datetime | None = None
 
     # -- redeliveries ---------------------------------------------------------------------------------
 
