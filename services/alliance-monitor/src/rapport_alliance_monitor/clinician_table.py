@@ -26,6 +26,7 @@ from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.store import positions
 from rapport_alliance_monitor.use_cases import monitoring
 from rapport_common.application.unit_of_work import Transactions
+from rapport_common.db.pool import is_transient_db_error
 from rapport_common.events.codec import EventDecodeError, decode_event
 from rapport_common.events.intake import ClinicianRegistered
 from rapport_common.kafka.connection import KafkaConnection
@@ -99,8 +100,7 @@ class ClinicianTable:
                 await self._note_ends()
             except KafkaError as exc:
                 log.warning("clinician table: broker error, retrying", extra={"reason": type(exc).__name__})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
+                await self._pause(1.0)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -118,12 +118,34 @@ class ClinicianTable:
                 continue  # the consumer group dead-letters it; the table has nothing to learn from it
             read.append(ConsumedEvent(event, tp.topic, tp.partition, record.offset))  # type: ignore[attr-defined]
         if read:
-            async with self.transactions.begin() as uow:
-                fresh = await positions.claim(uow.conn, self.group, read)
-                registrations = [c.event for c in fresh if isinstance(c.event, ClinicianRegistered)]
-                if registrations:
-                    await monitoring.analyse(uow, events=registrations, rules=self.rules)
+            await self._store(read)
             self._read_to[tp.partition] = max((c.event.time for c in read), default=self._read_to.get(tp.partition))
+
+    async def _store(self, read: list[ConsumedEvent]) -> None:
+        """Apply the registrations among ``read`` and move the positions, retrying while the database is down
+        (the records are already fetched: skipping them would lose them)."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.transactions.begin() as uow:
+                    fresh = await positions.claim(uow.conn, self.group, read)
+                    registrations = [c.event for c in fresh if isinstance(c.event, ClinicianRegistered)]
+                    if registrations:
+                        await monitoring.analyse(uow, events=registrations, rules=self.rules)
+                return
+            except Exception as exc:
+                if not is_transient_db_error(exc):
+                    raise  # the worker ends and readiness reports it
+                log.warning("clinician table: database unavailable, retrying", extra={"reason": type(exc).__name__})
+                if await self._pause(delay):
+                    return  # stopping: nothing was applied, the next start reads these again
+                delay = min(delay * 2, 5.0)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` or until stopped; True when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        return self._stopping.is_set()
 
     async def _note_ends(self) -> None:
         for tp in self._consumer.assignment():
