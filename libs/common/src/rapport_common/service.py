@@ -21,7 +21,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -161,89 +161,13 @@ def create_app(
     spec: ServiceSpec[SettingsT, PartsT], settings: SettingsT | None = None, *, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or load_settings(spec.settings_cls)
-    service_clock = clock or SystemClock()
     configure_logging(spec.name, settings.log_level)
     setup_tracing(spec.name, settings.otel_exporter_otlp_endpoint)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await migrate(spec, settings)
-        pool = await _retry(
-            "database",
-            lambda: create_pool(
-                settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
-            ),
-        )
-        producer = EventProducer(
-            settings.kafka_connection(),
-            enable_idempotence=settings.kafka_enable_idempotence,
-            client_id=f"rapport-{spec.name}",
-        )
-        await _retry("kafka", producer.start)
-        relay = OutboxRelay(
-            pool,
-            producer,
-            service=spec.name,
-            batch_size=settings.outbox_batch_size,
-            poll_interval_s=settings.outbox_poll_interval_s,
-        )
-        runtime: ServiceRuntime[SettingsT, PartsT] | None = None
-
-        def consumer_of(group_id: str) -> BatchConsumer:
-            if runtime is None:
-                raise KeyError(group_id)
-            return runtime.consumer(group_id)
-
-        try:
-            parts = await spec.compose(Foundation(settings, pool, producer, service_clock, consumer_of))
-        except BaseException:
-            await producer.stop()
-            await pool.close()
-            raise
-        runtime = ServiceRuntime(
-            settings=settings, pool=pool, producer=producer, relay=relay, parts=parts, clock=service_clock
-        )
-        app.state.runtime = runtime
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-            runtime.consumers = spec.consumers(runtime) if spec.consumers else []
-            for consumer in runtime.consumers:
-                await _retry("kafka consumer group", consumer.start)
-                tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group_id}"))
-            runtime.workers = spec.workers(runtime) if spec.workers else []
-            for worker in runtime.workers:
-                await _retry(worker.name, worker.start)
-                tasks.append(asyncio.create_task(_supervise(runtime, worker), name=f"worker-{worker.name}"))
-            # everything allocated so far (modules, routes, models, pools) lives as long as the process: move it
-            # out of the collector's generations so full collections stop rescanning it (they showed up as
-            # tens-of-ms tail latencies on the consent check benchmark)
-            gc.collect()
-            gc.freeze()
-            log.info("service started")
-            yield
-        finally:
-            for consumer in runtime.consumers:
-                consumer.stop()
-            for worker in runtime.workers:
-                worker.stop()
-            relay.stop()
-            _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
-            for task in pending:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*pending, return_exceptions=True)
-            for consumer in runtime.consumers:
-                await consumer.close()
-            for worker in runtime.workers:
-                await worker.close()
-            if spec.close is not None:
-                await spec.close(runtime.parts)
-            await producer.stop()
-            await pool.close()
-            log.info("service stopped")
-
-    app = FastAPI(title=f"Rapport {spec.name}", description=spec.description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"Rapport {spec.name}",
+        description=spec.description,
+        lifespan=_lifespan(spec, settings, clock or SystemClock()),
+    )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
@@ -262,6 +186,110 @@ def create_app(
         app, excluded_urls="healthz,readyz,metrics", server_request_hook=redact_url_attributes
     )
     return app
+
+
+def _lifespan(
+    spec: ServiceSpec[SettingsT, PartsT], settings: SettingsT, clock: Clock
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await _open_runtime(spec, settings, clock)
+        app.state.runtime = runtime
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await _start(spec, runtime, tasks)
+            # everything allocated so far (modules, routes, models, pools) lives as long as the process: move it
+            # out of the collector's generations so full collections stop rescanning it (they showed up as
+            # tens-of-ms tail latencies on the consent check benchmark)
+            gc.collect()
+            gc.freeze()
+            log.info("service started")
+            yield
+        finally:
+            await _stop(spec, runtime, tasks)
+            log.info("service stopped")
+
+    return lifespan
+
+
+async def _open_runtime(
+    spec: ServiceSpec[SettingsT, PartsT], settings: SettingsT, clock: Clock
+) -> ServiceRuntime[SettingsT, PartsT]:
+    """Migrations, pool, producer, relay and the service's own parts (released again if composing fails)."""
+    await migrate(spec, settings)
+    pool = await _retry(
+        "database",
+        lambda: create_pool(
+            settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+        ),
+    )
+    producer = EventProducer(
+        settings.kafka_connection(),
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id=f"rapport-{spec.name}",
+    )
+    await _retry("kafka", producer.start)
+    relay = OutboxRelay(
+        pool,
+        producer,
+        service=spec.name,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    built: list[ServiceRuntime[SettingsT, PartsT]] = []  # the runtime, once it exists (consumers come later)
+
+    def consumer_of(group_id: str) -> BatchConsumer:
+        if not built:
+            raise KeyError(group_id)
+        return built[0].consumer(group_id)
+
+    try:
+        parts = await spec.compose(Foundation(settings, pool, producer, clock, consumer_of))
+    except BaseException:
+        await producer.stop()
+        await pool.close()
+        raise
+    built.append(ServiceRuntime(settings=settings, pool=pool, producer=producer, relay=relay, parts=parts, clock=clock))
+    return built[0]
+
+
+async def _start(
+    spec: ServiceSpec[SettingsT, PartsT], runtime: ServiceRuntime[SettingsT, PartsT], tasks: list[asyncio.Task[None]]
+) -> None:
+    """The relay, then the consumers, then the workers (each started before it runs)."""
+    tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    runtime.consumers = spec.consumers(runtime) if spec.consumers else []
+    for consumer in runtime.consumers:
+        await _retry("kafka consumer group", consumer.start)
+        tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group_id}"))
+    runtime.workers = spec.workers(runtime) if spec.workers else []
+    for worker in runtime.workers:
+        await _retry(worker.name, worker.start)
+        tasks.append(asyncio.create_task(_supervise(runtime, worker), name=f"worker-{worker.name}"))
+
+
+async def _stop(
+    spec: ServiceSpec[SettingsT, PartsT], runtime: ServiceRuntime[SettingsT, PartsT], tasks: list[asyncio.Task[None]]
+) -> None:
+    """Tell everything to stop, give the rounds in hand 10 s, then close in reverse order of starting."""
+    for consumer in runtime.consumers:
+        consumer.stop()
+    for worker in runtime.workers:
+        worker.stop()
+    runtime.relay.stop()
+    _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*pending, return_exceptions=True)
+    for consumer in runtime.consumers:
+        await consumer.close()
+    for worker in runtime.workers:
+        await worker.close()
+    if spec.close is not None:
+        await spec.close(runtime.parts)
+    await runtime.producer.stop()
+    await runtime.pool.close()
 
 
 async def _supervise(runtime: ServiceRuntime[Any, Any], worker: Worker) -> None:
@@ -284,6 +312,16 @@ def current_runtime(request: Request) -> ServiceRuntime[Any, Any]:
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
+async def runtime_dependency(request: Request) -> Any:
+    """The runtime, for a service's ``RuntimeDep = Annotated[<its runtime type>, Depends(runtime_dependency)]``."""
+    return current_runtime(request)
+
+
+async def settings_dependency(request: Request) -> Any:
+    """The settings, for a service's ``SettingsDep = Annotated[<its settings>, Depends(settings_dependency)]``."""
+    return current_runtime(request).settings
+
+
 async def _clock(request: Request) -> Clock:
     return current_runtime(request).clock
 
@@ -302,6 +340,14 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 TransactionsDep = Annotated[Transactions, Depends(_transactions)]
 #: the pool, for read-only queries
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+#: a command's idempotency key (see :class:`rapport_common.application.unit_of_work.Transactions.command`)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="a retried POST with the same key and body gets the first response, with no second effect",
+    ),
+]
 
 
 def _install_health(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from rapport_alliance_monitor.api.deps import TransactionsDep
@@ -29,12 +29,12 @@ from rapport_alliance_monitor.use_cases.alerts import AlertIdempotency, AlertQue
 from rapport_common.auth import Principal, require_roles
 from rapport_common.events.alerts import RuleId
 from rapport_common.http import outcome_response
+from rapport_common.service import IdempotencyKey
 
 router = APIRouter(tags=["alerts"])
 
 AlertReader = Annotated[Principal, Depends(require_roles(*ALERT_ROLES))]
 Operator = Annotated[Principal, Depends(require_roles("operator"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Status = Literal["open", "acknowledged", "resolved"]
 
 

@@ -10,30 +10,31 @@ from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.runtime import MonitorRuntime
 from rapport_alliance_monitor.settings import AllianceMonitorSettings
 from rapport_alliance_monitor.sse.hub import AlertHub
-from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_common.service import (
+    ClockDep,
+    PoolDep,
+    TransactionsDep,
+    current_runtime,
+    runtime_dependency,
+    settings_dependency,
+)
 
 __all__ = ["ClockDep", "HubDep", "PoolDep", "RulesDep", "RuntimeDep", "SettingsDep", "TransactionsDep"]
 
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def _runtime(request: Request) -> MonitorRuntime:
-    return current_runtime(request)
-
-
-async def _settings(request: Request) -> AllianceMonitorSettings:
-    return (await _runtime(request)).settings
-
-
 async def _rules(request: Request) -> RulesConfig:
-    return (await _runtime(request)).parts.rules
+    runtime: MonitorRuntime = current_runtime(request)
+    return runtime.parts.rules
 
 
 async def _hub(request: Request) -> AlertHub:
-    return (await _runtime(request)).parts.hub
+    runtime: MonitorRuntime = current_runtime(request)
+    return runtime.parts.hub
 
 
-RuntimeDep = Annotated[MonitorRuntime, Depends(_runtime)]
-SettingsDep = Annotated[AllianceMonitorSettings, Depends(_settings)]
+RuntimeDep = Annotated[MonitorRuntime, Depends(runtime_dependency)]
+SettingsDep = Annotated[AllianceMonitorSettings, Depends(settings_dependency)]
 RulesDep = Annotated[RulesConfig, Depends(_rules)]
 HubDep = Annotated[AlertHub, Depends(_hub)]

@@ -6,11 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 
 from rapport_common.auth import Principal, require_roles
 from rapport_common.refusal import Refusal
-from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_common.service import (
+    ClockDep,
+    IdempotencyKey,
+    PoolDep,
+    TransactionsDep,
+    runtime_dependency,
+    settings_dependency,
+)
 from rapport_consent.runtime import ConsentRuntime
 from rapport_consent.settings import ConsentSettings
 
@@ -35,14 +42,6 @@ __all__ = [
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def _runtime(request: Request) -> ConsentRuntime:
-    return current_runtime(request)
-
-
-async def _settings(request: Request) -> ConsentSettings:
-    return (await _runtime(request)).settings
-
-
 async def _request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` (kept in the ledger for correlation) or a fresh one."""
     given = request.headers.get("x-request-id", "").strip()
@@ -60,17 +59,10 @@ async def _at(
     return at
 
 
-RuntimeDep = Annotated[ConsentRuntime, Depends(_runtime)]
-SettingsDep = Annotated[ConsentSettings, Depends(_settings)]
+RuntimeDep = Annotated[ConsentRuntime, Depends(runtime_dependency)]
+SettingsDep = Annotated[ConsentSettings, Depends(settings_dependency)]
 RequestIdDep = Annotated[str, Depends(_request_id)]
 AtDep = Annotated[datetime, Depends(_at)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="a retried POST with the same key and body gets the first response, with no second effect",
-    ),
-]
 
 #: who may act on consents at all (the use cases decide per client: rapport_common.access)
 ConsentWriter = Annotated[Principal, Depends(require_roles("client", "clinician", "service"))]

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends
 
 from rapport_common.application.unit_of_work import Idempotency
 from rapport_common.auth import Principal, require_roles
-from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_common.service import (
+    ClockDep,
+    IdempotencyKey,
+    PoolDep,
+    TransactionsDep,
+    runtime_dependency,
+    settings_dependency,
+)
 from rapport_intake.domain import access
 from rapport_intake.runtime import IntakeRuntime
 from rapport_intake.settings import IntakeSettings
@@ -34,16 +41,8 @@ __all__ = [
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def _runtime(request: Request) -> IntakeRuntime:
-    return current_runtime(request)
-
-
-async def _settings(request: Request) -> IntakeSettings:
-    return (await _runtime(request)).settings
-
-
-RuntimeDep = Annotated[IntakeRuntime, Depends(_runtime)]
-SettingsDep = Annotated[IntakeSettings, Depends(_settings)]
+RuntimeDep = Annotated[IntakeRuntime, Depends(runtime_dependency)]
+SettingsDep = Annotated[IntakeSettings, Depends(settings_dependency)]
 
 ClinicianRegistrar = Annotated[Principal, Depends(require_roles(*access.REGISTER_CLINICIAN_ROLES))]
 CaseloadReader = Annotated[Principal, Depends(require_roles(*access.CASELOAD_ROLES))]
@@ -51,14 +50,6 @@ ClientRegistrar = Annotated[Principal, Depends(require_roles(*access.REGISTER_CL
 Assigner = Annotated[Principal, Depends(require_roles(*access.ASSIGN_ROLES))]
 IntakeAuthor = Annotated[Principal, Depends(require_roles(*access.COMPLETE_INTAKE_ROLES))]
 SummaryReader = Annotated[Principal, Depends(require_roles(*access.INTAKE_SUMMARY_ROLES))]
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="a retried POST with the same key and body gets the first response, with no second effect",
-    ),
-]
 
 
 def idempotent(action: str, principal: Principal, key: str | None, body: Any) -> Idempotency:

@@ -13,7 +13,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from rapport_common.auth import PrincipalDep
-from rapport_common.service import ClockDep, PoolDep, TransactionsDep, current_runtime
+from rapport_common.service import (
+    ClockDep,
+    PoolDep,
+    TransactionsDep,
+    current_runtime,
+    runtime_dependency,
+    settings_dependency,
+)
 from rapport_session.consent_client import ConsentClient
 from rapport_session.domain.message_flags import MessageFlagConfig
 from rapport_session.runtime import SessionRuntime
@@ -34,25 +41,19 @@ __all__ = [
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def _runtime(request: Request) -> SessionRuntime:
-    return current_runtime(request)
-
-
 async def _consent(request: Request) -> ConsentClient:
-    return (await _runtime(request)).parts.consent
+    runtime: SessionRuntime = current_runtime(request)
+    return runtime.parts.consent
 
 
 async def _flag_config(request: Request) -> MessageFlagConfig:
-    return (await _runtime(request)).parts.flag_config
+    runtime: SessionRuntime = current_runtime(request)
+    return runtime.parts.flag_config
 
 
-async def _settings(request: Request) -> SessionSettings:
-    return (await _runtime(request)).settings
-
-
-RuntimeDep = Annotated[SessionRuntime, Depends(_runtime)]
+RuntimeDep = Annotated[SessionRuntime, Depends(runtime_dependency)]
 ConsentDep = Annotated[ConsentClient, Depends(_consent)]
 #: what the platform publishes (clinic numbers, its domains), from the settings, built at start
 FlagConfigDep = Annotated[MessageFlagConfig, Depends(_flag_config)]
-SettingsDep = Annotated[SessionSettings, Depends(_settings)]
+SettingsDep = Annotated[SessionSettings, Depends(settings_dependency)]
 CallerDep = PrincipalDep

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from rapport_common.http import outcome_response
+from rapport_common.service import IdempotencyKey
 from rapport_session.api.deps import CallerDep, ConsentDep, FlagConfigDep, SettingsDep, TransactionsDep
 from rapport_session.models import MessageRequest, MessageView
 from rapport_session.use_cases import messages
@@ -23,7 +24,7 @@ async def send_message(
     consent: ConsentDep,
     settings: SettingsDep,
     flag_config: FlagConfigDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A client writes to their clinician, or a clinician to an assigned client. Emits ``message-sent``."""
     outcome = await messages.send_message(

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from rapport_common.application.unit_of_work import Idempotency
 from rapport_common.http import outcome_response
+from rapport_common.service import IdempotencyKey
 from rapport_session.api.deps import CallerDep, ConsentDep, SettingsDep, TransactionsDep
 from rapport_session.models import ParticipantRequest, RescheduleRequest, ScheduleRequest, SessionView
 from rapport_session.use_cases import sessions
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post("", status_code=201, response_model=SessionView)
