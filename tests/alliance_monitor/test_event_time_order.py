@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer
 from rapport_alliance_monitor.backtest import backtest
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.store import positions
-from rapport_common.events import encode_event
+from rapport_common.events import consent, encode_event
 from rapport_common.events.codec import KafkaRecord
 from rapport_common.events.envelope import CloudEvent
 from rapport_common.events.intake import ClinicianRegistered
@@ -299,8 +299,23 @@ async def wait_at_least(env: Any, records: int, *, within: float) -> int:
     while (done := (await progress(env)).processed()) < records:
         if time.monotonic() > deadline:
             raise AssertionError(f"only {done} of {records} records processed within {within:.0f}s")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
     return done
+
+
+def stop_after(consumer: Any, *, records: int) -> None:
+    """Make ``consumer`` stop (finish its batch in hand, commit, and return) once its handler has been handed
+    ``records`` records: a monitor going down in the middle of a backlog, wherever its batches end."""
+    handler, handed = consumer.handler, 0
+
+    async def counting(batch: list[Any]) -> None:
+        nonlocal handed
+        await handler(batch)
+        handed += len(batch)
+        if handed >= records:
+            consumer.stop()
+
+    consumer.handler = counting
 
 
 @asynccontextmanager
@@ -390,12 +405,17 @@ async def test_a_backlog_raises_what_the_in_order_replay_raises(
     fired = Counter(rule for rule, _, _ in replay.values())
     print(f"{run} seed {seed}: {len(published)} events in {len(chunks)} chunks; backtest alerts {dict(fired)}")
 
-    # batch sizes and hold limits drawn too: where batches end and when a partition is paused vary
-    settings = {"kafka_max_batch": rng.choice([5, 50, 500]), "max_held_per_partition": rng.choice([3, 40, 2_000])}
+    # drawn too: where batches end, when a partition is paused for holding too much, and whether consents are
+    # read first (as under the default topic names) or come as fetched (the consent holds then wait for them)
+    settings: dict[str, Any] = {
+        "kafka_max_batch": rng.choice([5, 50, 500]),
+        "max_held_per_partition": rng.choice([3, 40, 2_000]),
+        "read_first_topics": rng.choice([[monitor_env.topics[consent.TOPIC]], []]),
+    }
     started = time.monotonic()
     if run == "restart":
-        settings["kafka_max_batch"] = rng.choice([5, 20])  # so that "half way" lasts a while
-        async with monitor_env.running(**settings):
+        async with monitor_env.running(**settings) as first:
+            stop_after(first.app.state.runtime.consumers[0], records=len(published) // 2)
             await wait_at_least(monitor_env, len(published) // 2, within=300)
         stopped_at = (await progress(monitor_env)).processed()
         print(f"stopped after {stopped_at} of {len(published)} records")
@@ -404,7 +424,8 @@ async def test_a_backlog_raises_what_the_in_order_replay_raises(
     else:
         async with instances(monitor_env, 2 if run == "two-instances" else 1, **settings) as running:
             await wait_processed(monitor_env, ends, within=600)
-            print("partitions per instance:", [len(m.app.state.runtime.consumers[0].assignment) for m in running])
+            consumers = [m.app.state.runtime.consumers[0] for m in running]
+            print("partitions per instance:", [len(c.assignment) for c in consumers])
     print(f"settings {settings}: consumed in {time.monotonic() - started:.1f}s")
     assert_same_alerts(await monitor_alerts(monitor_env), replay)
 
