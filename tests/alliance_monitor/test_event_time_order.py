@@ -14,9 +14,9 @@ The monitor has consumed everything once its stored positions (``consumer_positi
 offsets and no consent hold remains; its ``alerts`` rows (id, rule, resolved or not) must then equal the
 backtest's alerts (id, rule, resolved in the replay or not).
 
-Known failure (current code, 2de7504): runs where consents are not read first (``read_first_topics`` drawn
-empty) can differ, depending on how fetches fall: events held for a consent are judged after the pair's later
-events. The two minimised cases at the end reproduce it deterministically and FAIL until that is fixed.
+Runs draw whether consents are read first: when they are not, events wait in consent holds during the backlog,
+and a client's later events must wait behind them (the two minimised cases at the end pin that down; both
+failed before the monitor kept a client's events in order across holds).
 """
 
 from __future__ import annotations
@@ -470,15 +470,12 @@ async def test_a_monitor_started_on_a_backlog_of_10000_pairs_raises_what_the_rep
     assert_same_alerts(await monitor_alerts(monitor_env), replay)
 
 
-# -- minimised: events released from a consent hold are judged after later ones ------------------------------
+# -- minimised: events released from a consent hold must not be judged after later ones ----------------------
 #
-# FAILS on the current code (2de7504), on purpose: the property test above shows differences in runs where the
-# consent topic is not read first (``read_first_topics`` empty; also whenever the consume topics are renamed,
-# every test included: the default ``[consent.events]`` is matched by exact name). Events then wait in a
-# consent hold for a grant read later, and ``Analysis.process`` judges the batch that brings the grant (and
-# the pair's later events released with it) before it re-decides the held ones, so the pair sees them out of
-# event-time order. Below, the consumer's two batches handed straight to the monitoring use case (real
-# PostgreSQL, no broker, deterministic).
+# Events wait in a consent hold for a grant read later; the pair's later events must not be judged before them.
+# These failed before a client's events waited behind its held ones (``Analysis.process``): the batch that
+# brought the grant was judged first and the held events re-decided after it. Below, the consumer's two batches
+# handed straight to the monitoring use case (real PostgreSQL, no broker, deterministic).
 
 
 async def analysed_in_batches(pool: asyncpg.Pool, *batches: Sequence[Event]) -> Alerts:

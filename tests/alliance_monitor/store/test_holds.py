@@ -1,4 +1,4 @@
-"""Held events and the scopes they wait for (real PostgreSQL): a grant re-decides only what waits for it."""
+"""Held events (real PostgreSQL): a client's held events in arrival order, with the scopes they wait for."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ def event_of(cls: type[Any], client_id: str) -> Any:
     return template.model_copy(update={"id": str(uuid.uuid4()), "data": data})
 
 
-async def test_a_grant_finds_the_held_events_waiting_for_its_scope_and_legacy_rows(monitor_pool: asyncpg.Pool) -> None:
+async def test_a_clients_held_events_come_back_in_arrival_order_with_what_they_wait_for(
+    monitor_pool: asyncpg.Pool,
+) -> None:
     srs, telemetry, other_client = (
         event_of(SrsSubmitted, "c1"),
         event_of(SessionTelemetry, "c1"),
         event_of(SrsSubmitted, "c2"),
     )
-    legacy = event_of(SrsSubmitted, "c1")
+    behind = event_of(SrsSubmitted, "c1")
     async with monitor_pool.acquire() as conn, conn.transaction():
         await holds.hold_many(
             conn,
@@ -36,14 +38,10 @@ async def test_a_grant_finds_the_held_events_waiting_for_its_scope_and_legacy_ro
             ],
             hold_seconds=10,
         )
-        await holds.hold_many(conn, [(legacy, ())], hold_seconds=10)
-        await conn.execute("UPDATE consent_holds SET waiting_for = NULL WHERE event_id = $1", legacy.id)
-        found = await holds.waiting_for_grants(conn, {"c1": {"measurement-feedback"}})
-        assert [row["event_id"] for row in found] == [srs.id, legacy.id]
-        found = await holds.waiting_for_grants(conn, {"c1": {"alliance-analytics", "measurement-feedback"}})
-        assert [row["event_id"] for row in found] == [srs.id, telemetry.id, legacy.id]
-        assert [row["event_id"] for row in await holds.waiting_for_grants(conn, {"c1": {"session-recording"}})] == [
-            legacy.id
-        ]
+        await holds.hold_many(conn, [(behind, ())], hold_seconds=10)  # waits behind the client's earlier ones
+        assert await holds.held_clients(conn, ["c1", "c2", "c3"]) == {"c1", "c2"}
+        found = await holds.held_of(conn, ["c1"])
+        assert [row["event_id"] for row in found] == [srs.id, telemetry.id, behind.id]
+        assert {row["client_id"] for row in found} == {"c1"}
         stored = await conn.fetchval("SELECT waiting_for FROM consent_holds WHERE event_id = $1", telemetry.id)
         assert stored == ["alliance-analytics"]

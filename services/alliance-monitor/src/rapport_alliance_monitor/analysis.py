@@ -83,20 +83,30 @@ class Analysis:
     # -- entry points ---------------------------------------------------------------------------------
 
     async def process(self, events: Sequence[CloudEvent[Any]]) -> None:
-        """New events in consumption order: evaluate or hold each, then re-decide holds a consent may cover."""
-        await self._load([state_keys(event) for event in events])
-        undecided = []
-        for event in events:
+        """New events in consumption order: evaluate or hold each, then re-decide holds a consent may cover.
+
+        A client's events are judged in event-time order even across holds: while one of its events waits for
+        a consent, its later events (consents aside: they are what releases holds) wait behind it, and are
+        decided in order once it is."""
+        keys = [state_keys(event) for event in events]
+        await self._load(keys)
+        waiting = await holds.held_clients(self.conn, {k.client_id for k in keys if k.client_id})
+        undecided: list[tuple[CloudEvent[Any], Sequence[str]]] = []
+        for event, key in zip(events, keys, strict=True):
+            if key.client_id in waiting and type(event).topic != consent.TOPIC:
+                undecided.append((event, ()))  # behind an earlier held event of its client
+                continue
             decision = await self._apply(event, hold_expired=False, fresh=True)
             if not decision.final:
                 undecided.append((event, decision.missing))
+                waiting.add(key.client_id or "")
         await holds.hold_many(self.conn, undecided, hold_seconds=self.hold_seconds)  # before reconsidering
         self.held += len(undecided)
         await self._reconsider_holds()
 
     async def expire_holds(self, *, limit: int = 200, until: datetime | None = None) -> int:
         """Decide the held events whose hold has ended by now and by ``until`` (consent still missing: not
-        covered). Returns how many."""
+        covered), then the events waiting behind them that can be decided now. Returns how many."""
         client_ids = await holds.due_clients(self.conn, limit=limit, until=until)
         if not client_ids:
             return 0
@@ -105,6 +115,7 @@ class Analysis:
         for row in rows:
             await self._apply(decode_event(bytes(row["event"])), hold_expired=True)
         await holds.release(self.conn, [row["seq"] for row in rows])
+        await self._decide_in_order(client_ids)
         return len(rows)
 
     def pair(self, client_id: str, clinician_id: str) -> PairState | None:
@@ -190,16 +201,23 @@ class Analysis:
         return decision
 
     async def _reconsider_holds(self) -> None:
-        """Grants arrived for these clients: the held events waiting for a granted scope are decided again
-        (a revocation or an expiry can only take coverage away, and a grant of another scope leaves the
-        missing one missing, so no other held event can change its answer)."""
+        """Grants arrived for these clients: their held events are decided again, in order."""
         grants, self._grants = self._grants, {}
-        if not grants:
-            return
-        released = []
-        for row in await holds.waiting_for_grants(self.conn, grants):
+        if grants:
+            await self._decide_in_order(grants)
+
+    async def _decide_in_order(self, client_ids: Iterable[str]) -> None:
+        """Each client's held events in arrival order, each decided now if its consent is known; the first
+        that must still wait keeps the client's later ones waiting behind it."""
+        released: list[int] = []
+        blocked: set[str] = set()
+        for row in await holds.held_of(self.conn, client_ids):
+            if row["client_id"] in blocked:
+                continue
             if (await self._apply(decode_event(bytes(row["event"])), hold_expired=False)).final:
                 released.append(row["seq"])
+            else:
+                blocked.add(row["client_id"])
         await holds.release(self.conn, released)
 
     def _record_trend(self, event: CloudEvent[Any], decision: ConsentDecision) -> None:

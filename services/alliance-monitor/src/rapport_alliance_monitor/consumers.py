@@ -154,6 +154,7 @@ def monitor_consumer(runtime: MonitorRuntime) -> BatchConsumer:
     settings = runtime.settings
     check = PositionCheck(runtime.pool)
     table = runtime.parts.clinicians
+    read_first = set(settings.read_first_topics)  # contract names or the deployment's own
     consumer = EventTimeConsumer(
         merged=[t for t in settings.consume_topics if contract_topic(t) in MERGED_TOPICS],
         order=consumed_order,
@@ -165,7 +166,7 @@ def monitor_consumer(runtime: MonitorRuntime) -> BatchConsumer:
         handler=MonitorHandler(runtime.transactions, runtime.parts.rules, group=settings.consumer_group, check=check),
         dead_letters=runtime.producer,
         **settings.consumer_options(),
-        read_first=settings.read_first_topics,
+        read_first=[t for t in settings.consume_topics if t in read_first or contract_topic(t) in read_first],
     )
     check.consumer = consumer
     consumer.on_assigned = check

@@ -26,10 +26,10 @@ class AllianceMonitorSettings(ServiceSettings):
     #: one consumer group over every input topic; instances of one deployment share it
     consumer_group: str = "alliance-monitor"
     consume_topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS), min_length=1)
-    #: of ``consume_topics``, those read ahead: while any of their partitions is behind (a backlog after an
-    #: outage or a restart), the others wait, so grants come before the events they cover and few events need
-    #: a consent hold. The other topics are merged by event time (``domain/order.py``). Names not consumed
-    #: are ignored.
+    #: of ``consume_topics``, those read ahead (by contract name or the deployment's own): an event of the other
+    #: topics is released only once the read-first partitions of its partition number are read to their end,
+    #: so grants come before the events they cover and events wait in a consent hold only for a grant not yet
+    #: published. The other topics are merged by event time (``domain/order.py``).
     read_first_topics: list[str] = Field(default_factory=lambda: [consent.TOPIC])
     #: how many records one merged partition may hold back waiting for its group (then it is paused)
     max_held_per_partition: int = Field(default=2_000, ge=1)

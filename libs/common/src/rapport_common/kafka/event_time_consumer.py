@@ -7,7 +7,10 @@ order: after an outage or on a new instance, a backlog of one topic can be read 
 per partition number, in ``order``, each only once every other merged partition of that number has been
 read past its time or to its end. Topics it reads but does not merge (facts read ahead, like consents) go
 to the handler as they come. ``table_time`` (optional) says up to when a table the records need has been
-read; a record waits until that is past its time.
+read; a record waits until that is past its time. Topics read first (``read_first``) gate their partition
+number: its merged records are released only while the same-numbered partitions of the read-first topics have
+been read to their end (their records reach the handler first, in the same batch), so facts those records
+depend on (consents) are known before them whatever the arrival order.
 
 Offsets are committed up to the first record still held per partition, so a restart or a rebalance reads
 held records again and nothing is skipped; what was released and handled is committed as before. A
@@ -90,18 +93,28 @@ class EventTimeConsumer(BatchConsumer):
                 self._fetched_to[tp] = records[-1].offset + 1
         direct = [consumed for consumed in valid if consumed.topic not in self.merged]
         self.merger.add(consumed for consumed in valid if consumed.topic in self.merged)
-        await self._note_caught_up()
+        ends = await self._partition_ends()
+        self._note_caught_up(ends)
         table_time = self.table_time() if self.table_time is not None else END_OF_TIME
-        released = self.merger.release(table_time=table_time)
+        released = self.merger.release(table_time=table_time, ready=self._gates_read(ends))
         if not await self._handle_events(direct + released):
             return False
         await self._commit_progress()
         return True
 
-    async def _note_caught_up(self) -> None:
-        for tp, known in (await self._partition_ends()).items():
+    def _note_caught_up(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+        for tp, known in ends.items():
             if tp.topic in self.merged:
                 self.merger.set_caught_up(tp.topic, tp.partition, known is not None and known[0] >= known[1])
+
+    def _gates_read(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> Callable[[int], bool]:
+        """Which partition numbers may release: those whose read-first partitions are all read to their end."""
+        behind = {
+            tp.partition
+            for tp, known in ends.items()
+            if tp.topic in self.read_first and (known is None or known[0] < known[1])
+        }
+        return lambda number: number not in behind
 
     async def _commit_progress(self) -> None:
         """Commit, per partition, up to its first held record (or all it fetched when it holds none)."""

@@ -107,10 +107,19 @@ class StreamTimeMerger(Generic[R]):
 
     # -- output -----------------------------------------------------------------------------------------------
 
-    def release(self, *, table_time: datetime | None = END_OF_TIME, limit: int | None = None) -> list[R]:
-        """The records that may be handed on now, each group's in order (groups are independent)."""
+    def release(
+        self,
+        *,
+        table_time: datetime | None = END_OF_TIME,
+        limit: int | None = None,
+        ready: Callable[[int], bool] | None = None,
+    ) -> list[R]:
+        """The records that may be handed on now, each group's in order (groups are independent); ``ready``
+        (optional) says which partition numbers may release at all now."""
         released: list[R] = []
         for number in sorted(self._groups):
+            if ready is not None and not ready(number):
+                continue
             self._release_group(self._groups[number], table_time, released, limit)
             if limit is not None and len(released) >= limit:
                 break

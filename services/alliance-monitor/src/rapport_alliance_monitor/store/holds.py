@@ -6,7 +6,7 @@ only in the transaction that evaluates the event, so a held event is never lost 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,19 +40,20 @@ async def hold_many(
     )
 
 
-async def waiting_for_grants(conn: asyncpg.Connection, grants: Mapping[str, Iterable[str]]) -> list[asyncpg.Record]:
-    """The held events of these clients waiting for one of the scopes just granted to them (rows held before
-    scopes were recorded wait for any), in arrival order, locked (the clients are already locked)."""
-    pairs = [(client_id, scope) for client_id, scopes in grants.items() for scope in scopes]
+async def held_clients(conn: asyncpg.Connection, client_ids: Iterable[str]) -> set[str]:
+    """Which of ``client_ids`` have an event in a hold (the clients are already locked)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT client_id FROM consent_holds WHERE client_id = ANY($1::text[])", list(set(client_ids))
+    )
+    return {row["client_id"] for row in rows}
+
+
+async def held_of(conn: asyncpg.Connection, client_ids: Iterable[str]) -> list[asyncpg.Record]:
+    """Every held event of ``client_ids``, in arrival order, locked (the clients are already locked)."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT h.seq, h.event_id, h.event FROM consent_holds h
-           WHERE h.client_id = ANY($1::text[])
-             AND (h.waiting_for IS NULL
-                  OR EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS g(client_id, scope)
-                             WHERE g.client_id = h.client_id AND g.scope = ANY(h.waiting_for)))
-           ORDER BY h.seq FOR UPDATE OF h""",
-        [client_id for client_id, _ in pairs],
-        [scope for _, scope in pairs],
+        """SELECT seq, client_id, event_id, event FROM consent_holds WHERE client_id = ANY($1::text[])
+           ORDER BY seq FOR UPDATE""",
+        list(set(client_ids)),
     )
     return rows
 
@@ -63,7 +64,7 @@ async def due_for(
     """The held events of ``client_ids`` whose hold ended by now (and by ``until``), in arrival order, locked
     (the clients are already locked)."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT seq, event_id, event FROM consent_holds
+        """SELECT seq, client_id, event_id, event FROM consent_holds
            WHERE client_id = ANY($1::text[]) AND expires_at <= LEAST(now(), $2::timestamptz)
            ORDER BY seq FOR UPDATE""",
         list(set(client_ids)),
