@@ -221,7 +221,12 @@ async def wait_drained(
     within_s: float = 120.0,
     groups: Mapping[str, Iterable[str]] = GROUPS,
 ) -> tuple[float, dict[str, int], int]:
-    """Seconds until every outbox is published and every group's lag is zero (or the deadline)."""
+    """Seconds until every outbox is published, every consent hold is decided and every group's lag is zero
+    (or the deadline); the third value counts the outbox rows and holds still pending.
+
+    A held event is committed on Kafka (lag zero) yet not judged: it waits up to the hold time for a grant, and
+    the client's later events wait behind it (event-time order), so their alerts come after it is decided.
+    """
     started = time.monotonic()
     while True:
         pending = 0
@@ -229,6 +234,8 @@ async def wait_drained(
             conn = await asyncpg.connect(url)
             try:
                 pending += await conn.fetchval("SELECT count(*) FROM outbox WHERE state <> 'published'")
+                if await conn.fetchval("SELECT to_regclass('consent_holds') IS NOT NULL"):
+                    pending += await conn.fetchval("SELECT count(*) FROM consent_holds")
             finally:
                 await conn.close()
         lags = await group_lag(kafka, groups)

@@ -235,7 +235,7 @@ async def soak(args: argparse.Namespace) -> int:
         if extra_alerts:
             failures.append("duplicated alerts")
         if any(lags.values()) or pending:
-            failures.append(f"not drained: lag {lags}, outbox pending {pending}")
+            failures.append(f"not drained: lag {lags}, outbox rows or consent holds pending {pending}")
         if max_lag > args.max_lag:
             failures.append(f"lag reached {max_lag} > {args.max_lag}")
         grew = {k: v for k, v in growth.items() if v is not None and v > args.max_growth_mb}

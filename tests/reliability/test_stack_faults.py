@@ -143,7 +143,7 @@ async def verify(h: Harness, outcome: Outcome, released_wall: float, released: f
     outcome.drained_s = time.monotonic() - released
     outcome.lag = lags
     if pending:
-        outcome.notes.append(f"{pending} outbox rows still pending")
+        outcome.notes.append(f"{pending} outbox rows or consent holds still pending")
     missing_writes = await accepted_missing(urls, h.api.accepted)
     census = await event_census(urls, h.stack.kafka)
     alerts = await alert_census(urls["alliance-monitor"], PLANTED_RULES, [pair.client for pair in h.load.pairs])
