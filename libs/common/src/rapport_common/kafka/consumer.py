@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
@@ -48,6 +48,19 @@ class ConsumedEvent:
     offset: int
     #: the record it was decoded from (kept to dead-letter it untouched if the handler refuses it)
     record: ConsumerRecord | None = field(default=None, compare=False, repr=False)
+
+
+class PartitionEnd(NamedTuple):
+    """Where the consumer stands on a partition at a poll."""
+
+    position: int
+    highwater: int
+    #: when the broker gave that highwater (epoch seconds)
+    fetched_at: float
+
+    @property
+    def read_to_end(self) -> bool:
+        return self.position >= self.highwater
 
 
 #: how much earlier than a fetch answer's arrival a "caught up" mark is dated (the broker's highwater is older)
@@ -160,18 +173,20 @@ class BatchConsumer:
             try:
                 polled = time.monotonic()
                 batches = await self._consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                async with self.processing:
+                async with self.processing:  # a rebalance waits: the ends below stay this assignment's
+                    # once per poll, before handling: positions are already past what the poll returned, and
+                    # a highwater the background fetcher brings in meanwhile would claim more than was handled
+                    ends = await self._partition_ends()
                     started = time.perf_counter()
-                    handled = await self._handle_polled(batches)
+                    handled = await self._handle_polled(batches, ends)
                     if batches:
                         BATCH_DURATION.labels(self.service, self.group_id).observe(time.perf_counter() - started)
+                    if handled:
+                        self._mark_caught_up(ends)
+                        self._steer_fetching(ends)
                 fetched = sum(len(records) for records in batches.values())
                 if handled and fetched < self.max_records and self._nothing_held():
                     self.caught_up_at = polled
-                if handled:
-                    ends = await self._partition_ends()
-                    self._mark_caught_up(ends)
-                    self._steer_fetching(ends)
                 backoff = 0.1
             except KafkaError as exc:
                 log.warning("broker error, retrying", extra={"group": self.group_id, "reason": type(exc).__name__})
@@ -182,8 +197,11 @@ class BatchConsumer:
                 log.exception("consumer stopped on an unexpected error", extra={"group": self.group_id})
                 raise
 
-    async def _handle_polled(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-        """Handle and commit what one poll returned; False when stopping mid-way (nothing committed)."""
+    async def _handle_polled(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]], ends: dict[TopicPartition, PartitionEnd | None]
+    ) -> bool:
+        """Handle and commit what one poll returned; False when stopping mid-way (nothing committed). ``ends``
+        are the assigned partitions' ends at this poll (:meth:`_partition_ends`)."""
         if not batches:
             return True
         if not await self._process(batches):
@@ -201,16 +219,16 @@ class BatchConsumer:
         """Whether every record fetched so far has been handled (a subclass may hold some back)."""
         return True
 
-    def _steer_fetching(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _steer_fetching(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         """Pause and resume partitions after a poll (read-first topics ahead of the others)."""
         if self.read_first:
             self._read_first_topics_first(ends)
 
-    async def _partition_ends(self) -> dict[TopicPartition, tuple[int, int, float] | None]:
+    async def _partition_ends(self) -> dict[TopicPartition, PartitionEnd | None]:
         """Per assigned partition: (position, highwater, when the broker gave that highwater in epoch seconds),
         or None while unknown (not fetched yet, or no valid position: just assigned, or being revoked)."""
         consumer = self._consumer
-        ends: dict[TopicPartition, tuple[int, int, float] | None] = {}
+        ends: dict[TopicPartition, PartitionEnd | None] = {}
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             fetched_ms = consumer.last_poll_timestamp(tp)
@@ -222,18 +240,20 @@ class BatchConsumer:
                     position = await consumer.position(tp)
             except (TimeoutError, KafkaError):
                 continue
-            ends[tp] = (position, highwater, fetched_ms / 1000)
+            ends[tp] = PartitionEnd(position, highwater, fetched_ms / 1000)
         return ends
 
-    def _mark_caught_up(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _mark_caught_up(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         for tp, known in ends.items():
-            if known is not None and known[0] >= known[1]:
+            if known is not None and known.read_to_end:
                 # the broker computed the highwater a little before its answer arrived: claim a bit less
-                self.partition_caught_up[tp] = known[2] - _CAUGHT_UP_MARGIN_S
+                self.partition_caught_up[tp] = known.fetched_at - _CAUGHT_UP_MARGIN_S
 
-    def _read_first_topics_first(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _read_first_topics_first(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         # a read-first partition not fetched yet is unknown, so treated as behind
-        behind = any(known is None or known[0] < known[1] for tp, known in ends.items() if tp.topic in self.read_first)
+        behind = any(
+            known is None or not known.read_to_end for tp, known in ends.items() if tp.topic in self.read_first
+        )
         consumer = self._consumer
         paused = consumer.paused()
         if behind:

@@ -28,7 +28,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent, log
+from rapport_common.kafka.consumer import BatchConsumer, ConsumedEvent, PartitionEnd, log
 from rapport_common.kafka.copartition import CoPartitionedAssignor, unequal_partition_counts
 from rapport_common.kafka.reading import topic_partitions
 from rapport_common.kafka.stream_time import END_OF_TIME, OrderKey, StreamTimeMerger
@@ -84,7 +84,9 @@ class EventTimeConsumer(BatchConsumer):
     def _nothing_held(self) -> bool:
         return self.merger.total_buffered() == 0
 
-    async def _handle_polled(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+    async def _handle_polled(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]], ends: dict[TopicPartition, PartitionEnd | None]
+    ) -> bool:
         valid = await self._decode(batches)
         if valid is None:
             return False
@@ -93,7 +95,6 @@ class EventTimeConsumer(BatchConsumer):
                 self._fetched_to[tp] = records[-1].offset + 1
         direct = [consumed for consumed in valid if consumed.topic not in self.merged]
         self.merger.add(consumed for consumed in valid if consumed.topic in self.merged)
-        ends = await self._partition_ends()
         self._note_caught_up(ends)
         table_time = self.table_time() if self.table_time is not None else END_OF_TIME
         released = self.merger.release(table_time=table_time, ready=self._gates_read(ends))
@@ -102,17 +103,17 @@ class EventTimeConsumer(BatchConsumer):
         await self._commit_progress()
         return True
 
-    def _note_caught_up(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _note_caught_up(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         for tp, known in ends.items():
             if tp.topic in self.merged:
-                self.merger.set_caught_up(tp.topic, tp.partition, known is not None and known[0] >= known[1])
+                self.merger.set_caught_up(tp.topic, tp.partition, known is not None and known.read_to_end)
 
-    def _gates_read(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> Callable[[int], bool]:
+    def _gates_read(self, ends: dict[TopicPartition, PartitionEnd | None]) -> Callable[[int], bool]:
         """Which partition numbers may release: those whose read-first partitions are all read to their end."""
         behind = {
             tp.partition
             for tp, known in ends.items()
-            if tp.topic in self.read_first and (known is None or known[0] < known[1])
+            if tp.topic in self.read_first and (known is None or not known.read_to_end)
         }
         return lambda number: number not in behind
 
@@ -139,17 +140,17 @@ class EventTimeConsumer(BatchConsumer):
                     max(0, highwater - meta.offset)
                 )
 
-    def _mark_caught_up(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _mark_caught_up(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         # a partition is caught up for others' decisions only once it holds nothing back
         super()._mark_caught_up(
             {tp: known for tp, known in ends.items() if self.merger.buffered(tp.topic, tp.partition) == 0}
         )
 
-    def _steer_fetching(self, ends: dict[TopicPartition, tuple[int, int, float] | None]) -> None:
+    def _steer_fetching(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         consumer = self._consumer
         wanted: set[TopicPartition] = set()
         if self.read_first and any(
-            known is None or known[0] < known[1] for tp, known in ends.items() if tp.topic in self.read_first
+            known is None or not known.read_to_end for tp, known in ends.items() if tp.topic in self.read_first
         ):
             wanted = {tp for tp in ends if tp.topic not in self.read_first}
         wanted |= {tp for tp in ends if self.merger.buffered(tp.topic, tp.partition) >= self.max_held_per_partition}
