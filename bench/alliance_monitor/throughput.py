@@ -1,7 +1,7 @@
 """Alliance-monitor speed in one run: raw consume rate, monitor processing rate, live-alert latency, RSS.
 
     .venv/bin/python bench/alliance_monitor/throughput.py [--pairs 3000] [--background 2000] [--pulses 100]
-        [--profile]   # py-spy (PY_SPY=/tmp/pyspy/bin/py-spy) samples the monitor during (b)
+        [--profile] [--profile-out FILE]   # py-spy (PY_SPY=/tmp/pyspy/bin/py-spy) samples the monitor during (b)
         [--brokers tansu,kafka]   # the whole benchmark on each broker in turn, in this one run
 
 Starts a private broker (Tansu, or Apache Kafka from its jars) and PostgreSQL (rapport_local), the monitor
@@ -464,6 +464,8 @@ async def run(args: argparse.Namespace, bootstrap: str, admin_url: str, tmp: Pat
         f"| workload publish rate (producer, batches of 1000) | {publish_rate:,.0f} ev/s | | |",
         "",
     ]
+    if args.profile and (tmp / "prof.txt").exists() and args.profile_out is not None:
+        args.profile_out.write_text((tmp / "prof.txt").read_text())
     if args.profile and (tmp / "prof.txt").exists():
         lines += ["## Profile of the monitor during (b) (py-spy, 10 s)", "", profile_summary(tmp / "prof.txt"), ""]
     return "\n".join(lines)
@@ -476,6 +478,7 @@ def main() -> None:
     parser.add_argument("--pulses", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=150.0, help="seconds to wait for (b) to drain")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-out", type=Path, help="keep py-spy's collapsed stacks here (for flame graphs)")
     parser.add_argument("--py-spy", default=os.environ.get("PY_SPY", "/tmp/pyspy/bin/py-spy"))
     parser.add_argument(
         "--brokers",

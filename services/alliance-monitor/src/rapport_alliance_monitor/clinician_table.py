@@ -9,7 +9,8 @@ consumer releases an event only once the table is read past its time.
 Applying is idempotent and safe from several instances at once: positions are stored per partition under
 their own name in the same transaction as the states (instances take turns on a partition's row and the second
 skips what the first applied), and a clinician's state keeps the registration latest by event time. Records of
-other types only move the read mark forward: the partition is published in time order.
+other types (told by the type header) only move the read mark forward, and only their time is parsed: the
+partition is published in time order.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from rapport_alliance_monitor.domain import RulesConfig
 from rapport_alliance_monitor.store import positions
 from rapport_alliance_monitor.use_cases import monitoring
 from rapport_common.application.unit_of_work import Transactions
 from rapport_common.db.pool import is_transient_db_error
-from rapport_common.events.codec import EventDecodeError, decode_event
+from rapport_common.events.codec import TYPE_HEADER, EventDecodeError, decode_event, header_value
 from rapport_common.events.intake import ClinicianRegistered
 from rapport_common.kafka.connection import KafkaConnection
 from rapport_common.kafka.consumer import ConsumedEvent
@@ -35,6 +38,16 @@ from rapport_common.kafka.reading import topic_partitions
 from rapport_common.kafka.stream_time import END_OF_TIME
 
 log = logging.getLogger(__name__)
+
+
+class _Stamp(BaseModel):
+    """Just the event time of a record the table does not apply."""
+
+    time: AwareDatetime
+
+
+_STAMP = TypeAdapter(_Stamp)
+_REGISTERED = ClinicianRegistered.event_type()
 
 
 class ClinicianTable:
@@ -109,17 +122,29 @@ class ClinicianTable:
         with contextlib.suppress(KafkaError):
             await self._consumer.stop()
 
-    async def _apply(self, tp: TopicPartition, records: list[object]) -> None:
+    async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         read: list[ConsumedEvent] = []
+        read_to = self._read_to.get(tp.partition)
         for record in records:
-            try:
-                event = decode_event(record.value, list(record.headers or ()), topic=record.topic)  # type: ignore[attr-defined]
-            except EventDecodeError:
-                continue  # the consumer group dead-letters it; the table has nothing to learn from it
-            read.append(ConsumedEvent(event, tp.topic, tp.partition, record.offset))  # type: ignore[attr-defined]
+            headers = list(record.headers or ())
+            if header_value(headers, TYPE_HEADER) not in (None, _REGISTERED):
+                # another type (most of the topic): only its time moves the mark, so only that is parsed
+                try:
+                    at = _STAMP.validate_json(record.value or b"").time
+                except ValidationError:
+                    continue  # the consumer group dead-letters it; the table has nothing to learn from it
+                read.append(ConsumedEvent(None, tp.topic, tp.partition, record.offset))
+            else:
+                try:
+                    event = decode_event(record.value, headers, topic=record.topic)
+                except EventDecodeError:
+                    continue
+                read.append(ConsumedEvent(event, tp.topic, tp.partition, record.offset))
+                at = event.time
+            read_to = at if read_to is None else max(read_to, at)
         if read:
             await self._store(read)
-            self._read_to[tp.partition] = max((c.event.time for c in read), default=self._read_to.get(tp.partition))
+            self._read_to[tp.partition] = read_to
 
     async def _store(self, read: list[ConsumedEvent]) -> None:
         """Apply the registrations among ``read`` and move the positions, retrying while the database is down

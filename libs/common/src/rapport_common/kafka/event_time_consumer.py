@@ -35,6 +35,9 @@ from rapport_common.kafka.stream_time import END_OF_TIME, OrderKey, StreamTimeMe
 from rapport_common.metrics import CONSUMER_LAG
 from rapport_common.refusal import StartRefused
 
+#: how many times one poll takes more of what the fetcher holds for the partitions its merge waits on
+_TOP_UPS = 3
+
 
 class UnequalPartitions(StartRefused):
     """The merged topics do not have equal partition counts."""
@@ -87,21 +90,54 @@ class EventTimeConsumer(BatchConsumer):
     async def _handle_polled(
         self, batches: dict[TopicPartition, list[ConsumerRecord]], ends: dict[TopicPartition, PartitionEnd | None]
     ) -> bool:
-        valid = await self._decode(batches)
-        if valid is None:
+        direct = await self._take(batches)
+        if direct is None:
             return False
-        for tp, records in batches.items():
-            if records:
-                self._fetched_to[tp] = records[-1].offset + 1
-        direct = [consumed for consumed in valid if consumed.topic not in self.merged]
-        self.merger.add(consumed for consumed in valid if consumed.topic in self.merged)
-        self._note_caught_up(ends)
+        for _ in range(_TOP_UPS):
+            waited_for = self._waited_for(ends)
+            if not waited_for:
+                break
+            # records the fetcher already holds for a partition the merge waits on: take them now rather than
+            # after this batch is handled (a live event would wait a whole batch for them)
+            more = await self._consumer.getmany(*waited_for, timeout_ms=0, max_records=self.max_records)
+            if not any(more.values()):
+                break
+            taken = await self._take(more)
+            if taken is None:
+                return False
+            direct += taken
+            ends = await self._partition_ends()
         table_time = self.table_time() if self.table_time is not None else END_OF_TIME
         released = self.merger.release(table_time=table_time, ready=self._gates_read(ends))
         if not await self._handle_events(direct + released):
             return False
         await self._commit_progress()
         return True
+
+    async def _take(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[ConsumedEvent] | None:
+        """Decode ``batches``, buffer the merged topics' records; returns the others (None when stopping)."""
+        valid = await self._decode(batches)
+        if valid is None:
+            return None
+        for tp, records in batches.items():
+            if records:
+                self._fetched_to[tp] = records[-1].offset + 1
+        self.merger.add(consumed for consumed in valid if consumed.topic in self.merged)
+        return [consumed for consumed in valid if consumed.topic not in self.merged]
+
+    def _waited_for(self, ends: dict[TopicPartition, PartitionEnd | None]) -> list[TopicPartition]:
+        """The partitions a held record waits on now: merged ones empty and behind, read-first ones behind."""
+        self._note_caught_up(ends)
+        if self.merger.total_buffered() == 0:
+            return []
+        behind = {TopicPartition(topic, number) for topic, number in self.merger.blocked_by()}
+        numbers = {number for topic, number in self.merger.assigned() if self.merger.buffered(topic, number)}
+        behind |= {
+            tp
+            for tp, known in ends.items()
+            if tp.topic in self.read_first and tp.partition in numbers and (known is None or not known.read_to_end)
+        }
+        return sorted(behind & set(ends))
 
     def _note_caught_up(self, ends: dict[TopicPartition, PartitionEnd | None]) -> None:
         for tp, known in ends.items():
