@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from rapport_common.clock import ManualClock
 from rapport_common.events.consent import ConsentExpired, ConsentGranted, ConsentRevoked
@@ -64,6 +67,26 @@ async def test_client_grant_emits_exactly_one_granted_event_and_one_ledger_entry
         "req-grant-1",
     )
     assert entry["details"]["document_hash"] == document["content_hash"]
+
+
+@pytest.mark.parametrize(
+    "given", ["=cmd|' /C calc'!A0", "req-1\nforged", "r" * 129], ids=["formula", "newline", "too-long"]
+)
+async def test_a_request_id_that_is_not_plainly_an_id_is_replaced_before_the_ledger_sees_it(
+    consent, register, auth, given
+) -> None:
+    """The ledger keeps the caller's ``X-Request-ID`` for correlation, and exports show it to compliance: one
+    outside the safe charset is swapped for a fresh id (the request is still served) and answered back."""
+    client_id, _ = await register("adult")
+    response = await consent.http.post(
+        "/consents",
+        json={"client_id": client_id, "scope": "telehealth-treatment"},
+        headers=auth("client", client_id) | {"X-Request-ID": given},
+    )
+    assert response.status_code == 201, response.text
+    [entry] = await ledger_rows(consent, client_id)
+    assert entry["request_id"] != given and uuid.UUID(entry["request_id"])
+    assert response.headers.get("x-request-id") == entry["request_id"]
 
 
 async def test_check_endpoint_answers_for_now_and_for_a_time(consent, register, auth) -> None:

@@ -19,6 +19,8 @@ from fhir.resources.R4B.consent import Consent
 from rapport_consent.domain.ledger import HASHED_FIELDS, entry_hash
 
 NULLABLE = {"client_id", "scope", "consent_id", "reason", "request_id"}
+#: what a spreadsheet reads as the start of a formula (OWASP CSV injection)
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
 
 
 async def grant(consent: Any, auth: Any, client_id: str, scope: str, **extra: Any) -> dict[str, Any]:
@@ -186,10 +188,59 @@ async def test_csv_rows_match_the_ledger_and_rehash(consent, register, auth) -> 
         assert json.loads(row["details"]) == entry["details"]
         assert datetime.fromisoformat(row["at"]) == entry["at"]
         # an auditor can recompute each hash from the CSV row alone
-        fields: dict[str, Any] = {name: row[name] for name in HASHED_FIELDS}
-        fields |= {"seq": int(row["seq"]), "details": json.loads(row["details"])}
-        fields |= {name: None for name in NULLABLE if row[name] == ""}
-        assert entry_hash(fields) == row["hash"]
+        assert recomputed_hash(row) == row["hash"]
+
+
+def recomputed_hash(row: dict[str, str]) -> str:
+    """The entry hash from a CSV row alone, as an auditor computes it: a cell a spreadsheet would run as a
+    formula was exported with one ``'`` in front (see ``rapport_consent.export.csv``), dropped here first."""
+    cells = {name: value[1:] if value.lstrip("'").startswith(FORMULA_LEAD) else value for name, value in row.items()}
+    fields: dict[str, Any] = {name: cells[name] for name in HASHED_FIELDS}
+    fields |= {"seq": int(cells["seq"]), "details": json.loads(cells["details"])}
+    fields |= {name: None for name in NULLABLE if cells[name] == ""}
+    return entry_hash(fields)
+
+
+@pytest.mark.parametrize("reason", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(1+1)", "\t=1+1"])
+async def test_csv_export_neutralises_a_formula_in_a_revoke_reason(consent, register, auth, reason) -> None:
+    """The reason is the client's own text and compliance opens the export in a spreadsheet: a cell that
+    would run as a formula gets a ``'`` in front (OWASP CSV injection) and the row still rehashes."""
+    client_id, _ = await register("adult")
+    granted = await grant(consent, auth, client_id, "telehealth-treatment")
+    revoked = await consent.http.post(
+        f"/consents/{granted['consent_id']}/revoke", json={"reason": reason}, headers=auth("client", client_id)
+    )
+    assert revoked.status_code == 200, revoked.text
+    stored = await consent.pool.fetchval(
+        "SELECT reason FROM ledger_entries WHERE client_id = $1 AND action = 'consent.revoked'", client_id
+    )
+    assert stored == reason.strip()  # the schema strips surrounding whitespace: a leading tab never arrives
+    response = await consent.http.get(
+        "/compliance/ledger/export.csv", params={"client_id": client_id}, headers=auth("compliance")
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    [row] = [r for r in rows if r["action"] == "consent.revoked"]
+    assert row["reason"] == "'" + stored
+    assert [cell for r in rows for cell in r.values() if cell.startswith(FORMULA_LEAD)] == []
+    assert [recomputed_hash(r) for r in rows] == [r["hash"] for r in rows]
+
+
+async def test_csv_export_neutralises_every_column_not_only_the_reason(consent, register, auth) -> None:
+    """``-A1`` is a well-formed request id (kept as given) and, to a spreadsheet, a formula reading a cell."""
+    client_id, _ = await register("adult")
+    granted = await consent.http.post(
+        "/consents",
+        json={"client_id": client_id, "scope": "telehealth-treatment"},
+        headers=auth("client", client_id) | {"X-Request-ID": "-A1"},
+    )
+    assert granted.status_code == 201, granted.text
+    response = await consent.http.get(
+        "/compliance/ledger/export.csv", params={"client_id": client_id}, headers=auth("compliance")
+    )
+    [row] = [r for r in csv.DictReader(io.StringIO(response.text)) if r["action"] == "consent.granted"]
+    assert row["request_id"] == "'-A1"
+    assert recomputed_hash(row) == row["hash"]
 
 
 async def test_fhir_export_validates_as_r4b(consent, register, auth, ids) -> None:

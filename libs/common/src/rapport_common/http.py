@@ -1,9 +1,12 @@
-"""HTTP conventions shared by every service: field-named 4xx errors, request metrics, health, /metrics."""
+"""HTTP conventions shared by every service: field-named 4xx errors, request metrics, request ids, health,
+/metrics."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -15,7 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rapport_common.application.unit_of_work import Outcome
 from rapport_common.db.pool import is_transient_db_error
+from rapport_common.logs import REQUEST_ID
 from rapport_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+#: what a caller's ``X-Request-ID`` may be: it is stored (the consent ledger), exported to compliance (CSV,
+#: FHIR), logged and echoed, so anything else (a formula, a newline, a page of text) is not taken as given
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -57,6 +65,22 @@ def _nul_path(body: bytes) -> str:
     return find(document, "body") or "body"
 
 
+def request_id_from(given: bytes | None) -> str:
+    """The caller's ``X-Request-ID`` if it is plainly an id, else a fresh one: the header is advisory, so a
+    bad one is replaced, never refused."""
+    if given is not None:
+        text = given.decode("latin-1")
+        if _SAFE_REQUEST_ID.fullmatch(text):
+            return text
+    return str(uuid.uuid4())
+
+
+async def current_request_id() -> str:
+    """Dependency: the id of the request being served (see :class:`RequestConventions`); a fresh one outside
+    it. ``async``: FastAPI runs a plain ``def`` dependency in a worker thread."""
+    return REQUEST_ID.get() or str(uuid.uuid4())
+
+
 def _nul_refusal(where: str) -> JSONResponse:
     """PostgreSQL text cannot hold NUL (SQLSTATE 22021): refuse it at the door with a 422 naming where it was,
     instead of a 500 from the first query that stores or compares it."""
@@ -68,7 +92,9 @@ def _nul_refusal(where: str) -> JSONResponse:
 
 
 class RequestConventions:
-    """Pure ASGI middleware: NUL refusal and per-route metrics (route templates, never raw paths with ids).
+    """Pure ASGI middleware: the request id, NUL refusal and per-route metrics (route templates, never raw
+    paths with ids). The request id (:func:`request_id_from`) is answered as ``X-Request-ID`` and carried by
+    every log line written while serving (:data:`rapport_common.logs.REQUEST_ID`).
 
     Not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs every request through an extra task
     and memory streams, which showed up in the session service's telemetry profile (py-spy).
@@ -83,6 +109,9 @@ class RequestConventions:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
+        request_id = request_id_from(given)
+        request_id_token = REQUEST_ID.set(request_id)
         method: str = scope["method"]
         status = 500
         where = None
@@ -100,6 +129,7 @@ class RequestConventions:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", request_id.encode())]}
             await send(message)
 
         try:
@@ -108,6 +138,7 @@ class RequestConventions:
             else:
                 await self.app(scope, receive, send_status)
         finally:
+            REQUEST_ID.reset(request_id_token)
             template = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
             HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)

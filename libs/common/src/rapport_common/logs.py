@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,10 @@ SAFE_FIELDS = frozenset(
     }
 )
 
+#: the id of the HTTP request being served (set by ``rapport_common.http``): every log line written while
+#: serving it carries it, so logs, the answer's ``X-Request-ID`` and what the service stored correlate
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
@@ -52,6 +57,8 @@ class JsonFormatter(logging.Formatter):
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             entry["trace_id"] = f"{span.trace_id:032x}"
+        if (request_id := REQUEST_ID.get()) is not None:
+            entry["request_id"] = request_id
         for name in SAFE_FIELDS:
             if name in record.__dict__:
                 entry[name] = record.__dict__[name]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from rapport_common.auth import Principal, require_roles
+from rapport_common.http import current_request_id
 from rapport_common.refusal import Refusal
 from rapport_common.service import (
     ClockDep,
@@ -42,12 +42,6 @@ __all__ = [
 # dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, per request
 
 
-async def _request_id(request: Request) -> str:
-    """The caller's ``X-Request-ID`` (kept in the ledger for correlation) or a fresh one."""
-    given = request.headers.get("x-request-id", "").strip()
-    return given[:200] if given else str(uuid.uuid4())
-
-
 async def _at(
     clock: ClockDep, at: Annotated[datetime | None, Query(description="RFC 3339 with offset; defaults to now")] = None
 ) -> datetime:
@@ -61,7 +55,8 @@ async def _at(
 
 RuntimeDep = Annotated[ConsentRuntime, Depends(runtime_dependency)]
 SettingsDep = Annotated[ConsentSettings, Depends(settings_dependency)]
-RequestIdDep = Annotated[str, Depends(_request_id)]
+#: the caller's ``X-Request-ID`` when plainly an id, else a fresh one (rapport_common.http): kept in the ledger
+RequestIdDep = Annotated[str, Depends(current_request_id)]
 AtDep = Annotated[datetime, Depends(_at)]
 
 #: who may act on consents at all (the use cases decide per client: rapport_common.access)
