@@ -328,6 +328,8 @@ class SseReader:
         self.events: list[SseEvent] = []
         self.comments = 0
         self.status: int | None = None
+        #: loop time at which the server ended the stream (None while it is open)
+        self.ended: float | None = None
         self._opened = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -366,6 +368,7 @@ class SseReader:
                 else:
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
+            self.ended = loop.time()
 
     def alerts(self, action: str = "raised") -> list[dict[str, Any]]:
         return [e.data["alert"] for e in self.events if e.event == f"alert-{action}"]

@@ -125,7 +125,33 @@ async def test_authorisation_of_every_endpoint(monitor_env, story, kit):
         assert [p["total"] for p in body["ors"]["points"]] == [20.0]
         assert (await http.get(f"/clients/{s.client_id}/trend", headers=stranger)).status_code == 403
         assert (await http.get(f"/clients/{s.client_id}/trend", headers=sup)).status_code == 403
-        assert (await http.get("/clients/nobody/trend", headers=own)).status_code == 404
+        assert (await http.get("/clients/nobody/trend", headers=own)).status_code == 403  # see below
+
+
+async def test_client_reads_do_not_tell_a_stranger_whether_the_client_exists(monitor_env, story, kit):
+    """Unknown client and known-but-not-yours get the same answer (status and body); the clinician of record
+    of a client with no scores yet still gets the empty trend."""
+    known, mine = story(), story()
+    async with monitor_env.running() as m:
+        await monitor_env.onboard(known, mine)
+        stranger = kit.auth(mine.clinician_id, "clinician")
+        unknown_id = kit.unique("client")
+
+        not_yours = await m.http.get(f"/clients/{known.client_id}/trend", headers=stranger)
+        unknown = await m.http.get(f"/clients/{unknown_id}/trend", headers=stranger)
+        assert not_yours.status_code == unknown.status_code == 403, (not_yours.text, unknown.text)
+        assert not_yours.json() == unknown.json(), (not_yours.text, unknown.text)
+        assert not_yours.json()["detail"].startswith("client_id:")
+
+        # the client's alerts by client id: nothing either way (filtered, never refused or counted)
+        for client_id in (known.client_id, unknown_id):
+            listed = await m.http.get("/alerts", params={"client_id": client_id}, headers=stranger)
+            assert listed.status_code == 200 and listed.json() == {"alerts": []}, listed.text
+
+        # with access and no data: the trend as before, empty series
+        own = await m.http.get(f"/clients/{mine.client_id}/trend", headers=kit.auth(mine.clinician_id, "clinician"))
+        assert own.status_code == 200, own.text
+        assert own.json()["srs"]["points"] == [] and own.json()["ors"]["points"] == []
 
 
 async def test_acknowledge_and_resolve_emit_events(monitor_env, story, alert_topic_reader, kit):

@@ -4,7 +4,12 @@ and a reconnect with Last-Event-ID loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from rapport_common.auth import issue_token
 
 
 async def test_stream_delivers_own_alerts_live_and_resumes(monitor_env, story, kit, make_topics):
@@ -90,3 +95,26 @@ async def test_stream_requires_a_token_and_an_alert_role(monitor_env, kit):
         bad = {**kit.auth("c", "clinician"), "Last-Event-ID": "abc"}
         r = await m.http.get("/alerts/stream", headers=bad)
         assert r.status_code == 422 and "Last-Event-ID" in r.json()["detail"]
+
+
+async def test_stream_ends_when_its_token_expires(monitor_env, kit):
+    """A stream lives no longer than its bearer token: at ``exp`` it sends ``token-expired`` and closes, so
+    the client must reconnect with a fresh token (the heartbeat is 1 s here, so a stream left open shows)."""
+    async with monitor_env.running() as m:
+        token = issue_token(kit.SECRET, subject=kit.unique("clinician"), role="clinician", ttl_s=2)
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        async with kit.SseReader(m.url, {"Authorization": f"Bearer {token}"}) as reader:
+            assert reader.status == 200
+            [event] = await reader.wait_for(1, within=exp - time.time() + 4)
+            at = time.time()
+            assert event.event == "token-expired", event
+            assert event.data["reason"] == "token-expired" and event.data["exp"] == exp
+            assert exp - 0.2 <= at <= exp + 3, f"ended {at - exp:+.2f}s after exp"
+            deadline = asyncio.get_running_loop().time() + 2
+            while reader.ended is None:
+                assert asyncio.get_running_loop().time() < deadline, "the stream stayed open after token-expired"
+                await asyncio.sleep(0.02)
+            assert reader.ended - event.received < 1.0
+        # the same token cannot open a new stream
+        async with kit.SseReader(m.url, {"Authorization": f"Bearer {token}"}) as again:
+            assert again.status == 401

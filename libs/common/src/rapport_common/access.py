@@ -4,6 +4,11 @@ The client themself and the clinician of record (as the service's intake view kn
 roles a use case names as working across all clients (the ``service`` workload, compliance for reads).
 Anyone else gets a 403 naming ``client_id``. Services ask this instead of writing their own role checks;
 alert visibility, which also depends on an alert's audience, lives with the alerts in the monitor.
+
+Ask before answering "no such client": pass ``clinician_of_record=None`` for a client the service does not
+know. The refusal is then the very one a known client of someone else gets (same status, same body), so a
+caller without access cannot learn which client ids exist; only a caller who may act for the client gets
+to hear that the service knows nothing of them.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 import jwt
@@ -25,6 +25,9 @@ class Principal:
     subject: str
     role: Role
     name: str | None = None
+    #: the token's ``exp`` (Unix seconds): what a long-lived response (an SSE stream) must not outlive;
+    #: not part of who the caller is, so two tokens of one person are equal principals
+    expires_at: float | None = field(default=None, compare=False)
 
     def is_role(self, *roles: Role) -> bool:
         return self.role in roles
@@ -90,7 +93,9 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token: unknown role")
-        principal = Principal(subject=str(claims["sub"]), role=role, name=claims.get("name"))
+        principal = Principal(
+            subject=str(claims["sub"]), role=role, name=claims.get("name"), expires_at=float(claims["exp"])
+        )
         if len(self._verified) >= self.MAX_REMEMBERED:
             self._verified.clear()
         self._verified[token] = (min(float(claims["exp"]), time.time() + self._remember_s), principal)

@@ -4,12 +4,17 @@ Each SSE event is one alert-history row (``event:`` alert-raised / -updated / -a
 ``id:`` the history id, ``data:`` the alert as JSON). ``Last-Event-ID`` resumes after that id with every
 row the caller may see, then continues live; without it the stream starts now. Comment lines are sent as
 heartbeats. The hub is subscribed before the catch-up query, so no row falls between the two.
+
+A stream lives no longer than the bearer token that opened it: at the token's ``exp`` it sends one
+``event: token-expired`` (no ``id:``, so ``Last-Event-ID`` still names the last alert) and closes, and the
+client reconnects with a fresh token. Without this, a token revoked by expiry would keep receiving alerts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -53,7 +58,14 @@ async def stream_alerts(
         raise
     start = subscription.start_after if after is None else after
     return StreamingResponse(
-        _events(hub, subscription, backlog, start=start, heartbeat_s=settings.sse_heartbeat_s),
+        _events(
+            hub,
+            subscription,
+            backlog,
+            start=start,
+            heartbeat_s=settings.sse_heartbeat_s,
+            expires_at=principal.expires_at,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -70,9 +82,16 @@ def _resume_after(last_event_id: str | None) -> int | None:
 
 
 async def _events(
-    hub: AlertHub, subscription: Subscription, backlog: list[dict[str, Any]], *, start: int, heartbeat_s: float
+    hub: AlertHub,
+    subscription: Subscription,
+    backlog: list[dict[str, Any]],
+    *,
+    start: int,
+    heartbeat_s: float,
+    expires_at: float | None,
 ) -> AsyncIterator[str]:
-    """The catch-up rows, then live rows past the last one sent; heartbeats while nothing happens."""
+    """The catch-up rows, then live rows past the last one sent; heartbeats while nothing happens; the end
+    at the token's ``expires_at`` (wall-clock seconds, as ``exp`` is)."""
     last = start
     try:
         yield "retry: 2000\n: connected\n\n"
@@ -80,10 +99,18 @@ async def _events(
             yield sse_message(entry)
             last = entry["history_id"]
         while True:
+            wait = heartbeat_s
+            if expires_at is not None:
+                left = expires_at - time.time()
+                if left <= 0:
+                    yield token_expired_message(expires_at)
+                    return
+                wait = min(wait, left)
             try:
-                live = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat_s)
+                live = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
             except TimeoutError:
-                yield ": heartbeat\n\n"
+                if wait == heartbeat_s:
+                    yield ": heartbeat\n\n"
                 continue
             if live is None:
                 return
@@ -106,3 +133,10 @@ def sse_message(entry: dict[str, Any]) -> str:
         "alert": alert,
     }
     return f"id: {entry['history_id']}\nevent: alert-{entry['action']}\ndata: {json.dumps(data)}\n\n"
+
+
+def token_expired_message(expires_at: float) -> str:
+    """The stream's last event: why it ends (the client reconnects with a fresh token)."""
+    exp = int(expires_at) if expires_at.is_integer() else expires_at
+    data = {"reason": "token-expired", "exp": exp}
+    return f"event: token-expired\ndata: {json.dumps(data)}\n\n"

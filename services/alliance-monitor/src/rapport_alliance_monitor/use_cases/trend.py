@@ -7,18 +7,20 @@ import asyncpg
 from rapport_alliance_monitor.api.models import Band, OrsSeries, SrsSeries, TrendPoint, TrendView
 from rapport_alliance_monitor.domain import ClientState, RulesConfig
 from rapport_alliance_monitor.store import scores, states
+from rapport_common.access import check_client_access
 from rapport_common.application.unit_of_work import UnitOfWork
 from rapport_common.auth import Principal
 from rapport_common.refusal import Refusal
 
 
 async def client_trend(uow: UnitOfWork, *, principal: Principal, client_id: str, rules: RulesConfig) -> TrendView:
-    """Clinician of record only (the client's current assignment, from ``clinician-assigned``)."""
+    """Clinician of record only (the client's current assignment, from ``clinician-assigned``). A client
+    the monitor does not know is refused like one assigned to someone else, so a stranger cannot tell
+    which client ids exist."""
     client = (await states.load_clients(uow.conn, [client_id])).get(client_id)
-    if client is None:
+    check_client_access(principal, client_id=client_id, clinician_of_record=client.clinician_id if client else None)
+    if client is None:  # not reached by a clinician (no clinician of record); kept for roles that see all
         raise Refusal(404, "client_id", "no such client known to the monitor")
-    if client.clinician_id != principal.subject:
-        raise Refusal(403, "client_id", "you are not this client's clinician of record")
     points = _points(await scores.series(uow.conn, client_id=client_id, clinician_id=principal.subject))
     return TrendView(
         client_id=client_id,

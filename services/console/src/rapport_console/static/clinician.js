@@ -95,8 +95,9 @@
         TrendChart.table(trend),
         el("p", { class: "muted" }, "The list of alerts above shows only this client while this client is open. ", el("a", { href: "/clinician" }, "Show all my alerts")));
     } catch (err) {
-      const text = err.status === 403 ? "You cannot open this client: you are not their clinician of record." :
-        err.status === 404 ? "No such client is known to the alliance monitor yet." : `The client's trend is not available: ${err.detail || err.message}`;
+      // the monitor answers an unknown client like someone else's (403), so no one learns which ids exist
+      const text = err.status === 403 ? "You cannot open this client: you are not their clinician of record (or the monitor has not learned of the assignment yet)." :
+        `The client's trend is not available: ${err.detail || err.message}`;
       body.replaceChildren(el("p", { class: "status bad", role: "alert", id: "client-refused" }, text));
     }
   }

@@ -30,3 +30,16 @@ def party_of(principal: Principal, *, client_id: str, clinician_id: str, roles: 
             raise Refusal(403, "session_id", "not a session of yours")
         return "clinician"
     return "service"
+
+
+def check_runs_with_clinician_of_record(
+    principal: Principal, *, clinician_id: str, clinician_of_record: str | None
+) -> None:
+    """A session goes ahead (starts, records) only with the client's current clinician of record: a session
+    booked before the client was reassigned stays on the books but is refused (403 naming ``client_id``),
+    to its former clinician and to the service role acting for them alike."""
+    if clinician_of_record == clinician_id:
+        return
+    if principal.role == "clinician" and principal.subject == clinician_id:
+        raise Refusal(403, "client_id", "this client is no longer assigned to you")
+    raise Refusal(403, "client_id", "the session's clinician is no longer the client's clinician of record")

@@ -13,7 +13,7 @@ from rapport_common.auth import Principal, Role
 from rapport_common.projections import intake_view
 from rapport_common.refusal import Refusal
 from rapport_session.consent_client import ConsentClient
-from rapport_session.domain.participants import Party, party_of
+from rapport_session.domain.participants import Party, check_runs_with_clinician_of_record, party_of
 from rapport_session.store import sessions
 from rapport_session.store.sessions import Row
 
@@ -42,6 +42,15 @@ async def session_row(conn: asyncpg.Connection, session_id: str, *, for_update: 
 def party(principal: Principal, session: Row, *, roles: tuple[Party, ...]) -> Party:
     """The caller's part in ``session`` (see :func:`domain.participants.party_of`)."""
     return party_of(principal, client_id=session["client_id"], clinician_id=session["clinician_id"], roles=roles)
+
+
+async def require_current_assignment(conn: asyncpg.Connection, principal: Principal, session: Row) -> None:
+    """403 naming ``client_id`` unless the session's clinician is still the client's clinician of record (the
+    intake view, which follows ``clinician-assigned``)."""
+    clinician_of_record = (await intake_view.client_facts(conn, session["client_id"])).clinician_id
+    check_runs_with_clinician_of_record(
+        principal, clinician_id=session["clinician_id"], clinician_of_record=clinician_of_record
+    )
 
 
 async def require_consent(consent: ConsentClient, *, client_id: str, scope: str, refusal: str) -> None:

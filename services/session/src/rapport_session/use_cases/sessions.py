@@ -38,7 +38,13 @@ from rapport_session.models import RescheduleRequest, ScheduleRequest, SessionVi
 from rapport_session.settings import SessionSettings
 from rapport_session.store import sessions
 from rapport_session.store.sessions import Row
-from rapport_session.use_cases.access import assigned_clinician, party, require_consent, session_row
+from rapport_session.use_cases.access import (
+    assigned_clinician,
+    party,
+    require_consent,
+    require_current_assignment,
+    session_row,
+)
 
 
 async def schedule_session(
@@ -135,8 +141,8 @@ async def start_session(
     consent: ConsentClient,
     settings: SessionSettings,
 ) -> SessionView:
-    """Go live (clinician or service role). Needs the client's ``telehealth-treatment`` consent; arms the
-    overrun timer. Emits ``started``."""
+    """Go live (clinician or service role, and only while the session's clinician is the client's clinician
+    of record). Needs the client's ``telehealth-treatment`` consent; arms the overrun timer. Emits ``started``."""
     await _require_consented(
         transactions,
         principal=principal,
@@ -147,6 +153,7 @@ async def start_session(
     )
     async with transactions.begin() as uow:
         row = await session_row(uow.conn, session_id, for_update=True)
+        await require_current_assignment(uow.conn, principal, row)  # again: a reassignment may have landed
         status = lifecycle.next_status("start", row["status"])
         row = await sessions.update(uow.conn, session_id, status=status, started_at=uow.now)
         step = timedelta(minutes=settings.overrun_step_min)
@@ -215,6 +222,7 @@ async def start_recording(
     )
     async with transactions.begin() as uow:
         row = await session_row(uow.conn, session_id, for_update=True)
+        await require_current_assignment(uow.conn, principal, row)  # again: a reassignment may have landed
         lifecycle.next_status("record", row["status"])
         if row["recording_started_at"] is not None:
             raise Refusal(409, "recording", "already started")
@@ -233,13 +241,16 @@ async def _require_consented(
     scope: str,
     refusal: str,
 ) -> None:
-    """Refuse unless the caller (clinician or service) may act in the session and its client has ``scope``.
+    """Refuse unless the caller (clinician or service) may act in the session, its clinician is still the
+    client's clinician of record, and its client has ``scope``.
 
-    Read without a lock: the consent question may go over the network, and the status is checked again
-    under the lock when the change is made."""
+    Read without a lock: the consent question may go over the network, and the status and assignment are
+    checked again under the lock when the change is made. The assignment is checked before the consent, so
+    a former clinician does not learn the client's consents from the refusal."""
     async with transactions.begin() as uow:
         row = await session_row(uow.conn, session_id)
-    party(principal, row, roles=("clinician", "service"))
+        party(principal, row, roles=("clinician", "service"))
+        await require_current_assignment(uow.conn, principal, row)
     await require_consent(consent, client_id=row["client_id"], scope=scope, refusal=refusal)
 
 
