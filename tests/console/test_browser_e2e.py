@@ -65,6 +65,25 @@ def token(subject: str, role: str) -> dict[str, str]:
 
 SERVICE = token("e2e-setup", "service")
 
+# wait_for_function predicates are written as functions: Playwright polls an expression string with eval()
+# inside the page, which the console's CSP (no 'unsafe-eval') rightly blocks; a function is not eval'd.
+
+#: what Chromium reported as blocked by the console's Content-Security-Policy during the current test
+CSP_VIOLATIONS: list[str] = []
+#: Chromium logs its own "Refused to ..." line; the event also covers what it reports only to the page
+REPORT_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', e => "
+    "console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Any:
+    """Every page works under the console's CSP: a test fails if the browser blocked anything."""
+    CSP_VIOLATIONS.clear()
+    yield
+    assert CSP_VIOLATIONS == []
+
 
 @dataclass
 class Suite:
@@ -196,7 +215,16 @@ async def page_for(browser: Browser, suite: Suite) -> Page:
     context = await browser.new_context(
         base_url=suite.console, viewport={"width": 1366, "height": 800}, accept_downloads=True
     )
+    await context.add_init_script(REPORT_VIOLATIONS)
     page = await context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            CSP_VIOLATIONS.append(message.text)
+            if "Content Security Policy" in message.text or message.text.startswith("CSP violation")
+            else None
+        ),
+    )
     page.set_default_timeout(15_000)
     return page
 
@@ -206,9 +234,8 @@ async def sign_in(page: Page, user_id: str) -> None:
     await page.check(f"#user-{user_id}")
     await page.click("#demo-submit")
     await page.wait_for_function(
-        "document.getElementById('who') && document.getElementById('who').textContent.includes("
-        + json.dumps(user_id)
-        + ")"
+        "(id) => document.getElementById('who') && document.getElementById('who').textContent.includes(id)",
+        arg=user_id,
     )
 
 
@@ -447,7 +474,7 @@ async def test_compliance_verifies_the_chain_and_downloads_a_csv_matching_the_le
 
     await page.locator("#f-client").fill(pair.client_id)
     await page.get_by_role("button", name="Search").click()
-    await page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Page 1:')")
+    await page.wait_for_function("() => document.getElementById('search-status').textContent.startsWith('Page 1:')")
     cells = await page.locator("#ledger-table tbody tr").evaluate_all(
         "rows => rows.map(r => [r.cells[2].textContent, r.cells[3].textContent])"
     )
@@ -561,7 +588,7 @@ async def test_sign_in_works_with_the_keyboard_only(suite: Suite, browser: Brows
     await page.screenshot(path=str(ARTIFACTS / "signin-keyboard.png"), full_page=True)
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/clinician")
-    await page.wait_for_function("document.getElementById('who').textContent.includes('clinician-02')")
+    await page.wait_for_function("() => document.getElementById('who').textContent.includes('clinician-02')")
     # the first Tab on the console lands on the skip link, which moves focus to the content
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.textContent") == "Skip to content"

@@ -24,15 +24,15 @@ def echo_upstream(name: str, release: asyncio.Event | None = None) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def echo(path: str, request: Request) -> Any:
-        if path == "refuse":
+        if path == "clients/someone-else/trend":
             return JSONResponse({"detail": "client_id: not your client"}, status_code=403)
-        if path == "export.csv":
+        if path == "compliance/ledger/export.csv":
             return PlainTextResponse(
                 "seq,hash\r\n1,abc\r\n",
                 media_type="text/csv",
                 headers={"Content-Disposition": 'attachment; filename="x.csv"', "Set-Cookie": "s=1"},
             )
-        if path == "stream":
+        if path == "alerts/stream":
 
             async def events() -> AsyncIterator[str]:
                 yield 'id: 1\nevent: alert-raised\ndata: {"n": 1}\n\n'
@@ -100,10 +100,10 @@ async def test_refusals_and_downloads_come_back_as_sent(kit: Any) -> None:
         kit.serving(build_app(kit.console_settings(upstream.url))) as console,
         httpx.AsyncClient(base_url=console.url) as http,
     ):
-        refused = await http.get("/api/alliance/refuse")
+        refused = await http.get("/api/alliance/clients/someone-else/trend")
         assert refused.status_code == 403
         assert refused.json() == {"detail": "client_id: not your client"}
-        csv = await http.get("/api/consent/export.csv")
+        csv = await http.get("/api/consent/compliance/ledger/export.csv")
         assert csv.status_code == 200
         assert csv.text == "seq,hash\r\n1,abc\r\n"
         assert csv.headers["content-type"].startswith("text/csv")
@@ -119,7 +119,7 @@ async def test_unknown_upstream_dot_segments_and_down_upstream(kit: Any) -> None
         unknown = await http.get("/api/billing/anything")
         assert unknown.status_code == 404
         assert unknown.json()["detail"].startswith("upstream: unknown service 'billing'")
-        climbing = await http.get("/api/intake/a/%2E%2E/metrics")
+        climbing = await http.get("/api/intake/clients/%2E%2E/metrics")
         assert climbing.status_code == 400
         assert climbing.json()["detail"].startswith("path:")
         down = await http.get("/api/session/sessions")
@@ -135,7 +135,9 @@ async def test_event_stream_passes_through_as_produced(kit: Any) -> None:
         httpx.AsyncClient(base_url=console.url, timeout=5) as http,
     ):
         started = time.monotonic()
-        async with http.stream("GET", "/api/alliance/stream", headers={"Accept": "text/event-stream"}) as response:
+        async with http.stream(
+            "GET", "/api/alliance/alerts/stream", headers={"Accept": "text/event-stream"}
+        ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             chunks = response.aiter_text()

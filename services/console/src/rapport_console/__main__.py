@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         lines = ["invalid configuration for ConsoleSettings:"]
         for error in exc.errors(include_url=False):
-            lines.append(f"  {'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}")
+            where = "_".join(str(p) for p in error["loc"]).upper()  # empty for a check across settings
+            lines.append(f"  {where}: {error['msg']}" if where else f"  {error['msg']}")
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
     app = build_app(settings)

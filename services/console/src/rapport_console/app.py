@@ -21,6 +21,7 @@ from rapport_common.logs import configure_logging
 from rapport_console.api import ops, pages, proxy, signin
 from rapport_console.api.pages import STATIC
 from rapport_console.ops.summary import RateHistory
+from rapport_console.security_headers import SecurityHeaders
 from rapport_console.settings import ConsoleSettings
 
 SERVICE = "console"
@@ -48,6 +49,8 @@ def build_app(settings: ConsoleSettings | None = None, *, transport: httpx.Async
         issuer=settings.jwt_issuer,
     )
     install_http_conventions(app, SERVICE)
+    # outermost of the app's middleware: error answers (404, 422, 502) carry the headers too
+    app.add_middleware(SecurityHeaders)
     _install_health(app, settings)
     app.include_router(signin.router)
     app.include_router(ops.router)

@@ -3,9 +3,10 @@ pages and forwards API calls to the services that own the data."""
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +46,17 @@ class ConsoleSettings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _demo_login_on_loopback_only(self) -> Self:
+        """Demo sign-in hands an operator's or a supervisor's token to anyone who asks: never off this machine."""
+        if self.console_demo_login and not is_loopback(self.http_host):
+            raise ValueError(
+                f"CONSOLE_DEMO_LOGIN is on and HTTP_HOST is {self.http_host!r} (the launcher's --host), which is not "
+                "a loopback address: demo sign-in gives anyone who can reach the console a token for the asking; "
+                "set HTTP_HOST to 127.0.0.1 (or ::1, localhost) or turn CONSOLE_DEMO_LOGIN off"
+            )
+        return self
+
     def upstreams(self) -> dict[str, str]:
         """The proxy's path prefix (``/api/<name>/...``) -> the owning service's base URL."""
         return {
@@ -62,3 +74,13 @@ class ConsoleSettings(BaseSettings):
             "consent": self.consent_service_url,
             "alliance-monitor": self.alliance_monitor_url,
         }
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP (127.0.0.0/8, ::1); ``0.0.0.0``, ``::`` and any other name are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -3,7 +3,9 @@
 The console holds no data and decides nothing: the caller's ``Authorization`` header goes upstream untouched
 and the owning service authorises (401/403 come back as they were sent). Responses are streamed, so CSV
 exports and Server-Sent Events (``GET /api/alliance/alerts/stream``) pass through as they are produced.
-Only the headers listed here cross in either direction; cookies never do.
+Only the headers listed here cross in either direction; cookies never do. Only the API prefixes in
+``FORWARDED`` cross at all: a service's ``/metrics``, ``/docs``, ``/openapi.json`` and health routes are for
+operators on the service network, not for the browser.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ RESPONSE_HEADERS = (
     "x-accel-buffering",
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: upstream -> the first path segments forwarded: what the pages in ``static/`` call (clinician: alerts, their
+#: stream and acknowledge/resolve, caseload, trend; compliance: ledger, verify, exports, point-in-time consents)
+#: plus the by-API reads the browser tests make through the console (a client's intake, a session)
+FORWARDED: dict[str, tuple[str, ...]] = {
+    "intake": ("clinicians", "clients"),
+    "session": ("sessions",),
+    "consent": ("compliance", "clients"),
+    "alliance": ("alerts", "clients"),
+}
 
 
 def upstream_url(base: str, path: str) -> str:
@@ -42,6 +53,14 @@ def upstream_url(base: str, path: str) -> str:
     if any(segment in (".", "..") for segment in segments) or "\\" in path:
         raise HTTPException(400, "path: dot segments are not allowed")
     return f"{base}/{path}"
+
+
+def require_forwarded(upstream: str, path: str) -> None:
+    """404 for any path outside the upstream's forwarded prefixes (whole segments: ``alertsx`` is not ``alerts``)."""
+    prefixes = FORWARDED.get(upstream, ())
+    if path.split("/", 1)[0] not in prefixes:
+        allowed = ", ".join(f"/api/{upstream}/{prefix}/..." for prefix in prefixes)
+        raise HTTPException(404, f"path: /api/{upstream}/{path} is not forwarded by the console; only {allowed}")
 
 
 def is_stream(request: Request) -> bool:
@@ -56,7 +75,9 @@ async def forward(
     base = bases.get(upstream)
     if base is None:
         raise HTTPException(404, f"upstream: unknown service {upstream!r}; one of {', '.join(sorted(bases))}")
-    url = httpx.URL(upstream_url(base, path), query=request.url.query.encode("latin-1"))
+    target = upstream_url(base, path)
+    require_forwarded(upstream, path)
+    url = httpx.URL(target, query=request.url.query.encode("latin-1"))
     headers = {name: value for name in REQUEST_HEADERS if (value := request.headers.get(name)) is not None}
     timeout = settings.console_upstream_timeout_s
     # a stream may stay silent between heartbeats: no read timeout once its headers arrived
